@@ -1,0 +1,285 @@
+/**
+ * Fast convolution gradients for the tfjs WASM backend.
+ *
+ * tfjs 4.22 ships `Conv2DBackpropInput` on wasm as a scalar loop (~10× slower
+ * than its XNNPACK forward convolution) and no `Conv2DBackpropFilter` at all,
+ * so gradient ascent is slow and `model.fit` throws. Both gradients are
+ * convolutions themselves; these kernels express them as calls to the
+ * backend's own XNNPACK `Conv2D` (and cheap layout kernels), so they inherit
+ * its SIMD and threads.
+ *
+ * @module
+ */
+import * as tf from "@tensorflow/tfjs";
+
+type TensorInfo = tf.TensorInfo;
+type Pad = number | "valid" | "same" | number[][];
+type ExplicitPad = [[0, 0], [number, number], [number, number], [0, 0]];
+
+interface WasmBackendLike {
+  disposeData(dataId: unknown): boolean;
+}
+
+interface Conv2DBackpropInputAttrs {
+  strides: number | [number, number];
+  pad: "valid" | "same" | number | number[][];
+  dataFormat: "NHWC" | "NCHW";
+  dimRoundingMode?: "floor" | "round" | "ceil";
+  inputShape: [number, number, number, number];
+}
+
+interface Conv2DBackpropFilterAttrs {
+  strides: number | [number, number];
+  pad: "valid" | "same" | number | number[][];
+  dataFormat: "NHWC" | "NCHW";
+  dimRoundingMode?: "floor" | "round" | "ceil";
+  filterShape: [number, number, number, number];
+}
+
+/** Calls another kernel of the same backend; intermediate results are freed by the caller. */
+function runKernel(
+  name: string,
+  backend: WasmBackendLike,
+  inputs: Record<string, TensorInfo>,
+  attrs: Record<string, unknown>,
+): TensorInfo {
+  const kernel = tf.getKernel(name, "wasm");
+  if (kernel == null) throw new Error(`wasm kernel ${name} is not registered`);
+  return kernel.kernelFunc({
+    inputs,
+    // deno-lint-ignore no-explicit-any
+    backend: backend as any,
+    attrs: attrs as tf.NamedAttrMap,
+  }) as TensorInfo;
+}
+
+/** Frees intermediate tensors made inside a kernel. */
+class Scratch {
+  #infos: TensorInfo[] = [];
+  constructor(readonly backend: WasmBackendLike) {}
+  keep(info: TensorInfo): TensorInfo {
+    this.#infos.push(info);
+    return info;
+  }
+  run(
+    name: string,
+    inputs: Record<string, TensorInfo>,
+    attrs: Record<string, unknown>,
+  ): TensorInfo {
+    return this.keep(runKernel(name, this.backend, inputs, attrs));
+  }
+  /** Frees everything but `result` (which may share a data id with a reshape). */
+  release(result: TensorInfo): void {
+    for (const info of this.#infos) {
+      if (info.dataId !== result.dataId) this.backend.disposeData(info.dataId);
+    }
+    this.#infos = [];
+  }
+}
+
+function convGeometry(
+  xShape: [number, number, number, number],
+  filterShape: [number, number, number, number],
+  strides: number | [number, number],
+  pad: Pad,
+  dimRoundingMode?: "floor" | "round" | "ceil",
+) {
+  return tf.backend_util.computeConv2DInfo(
+    xShape,
+    filterShape,
+    strides,
+    1,
+    pad as "valid",
+    dimRoundingMode,
+  );
+}
+
+/**
+ * Inserts `stride - 1` zeros between the rows and columns of an NHWC tensor,
+ * turning a strided convolution's output gradient into a stride-1 problem.
+ */
+function dilateSpatially(
+  scratch: Scratch,
+  dy: TensorInfo,
+  strideH: number,
+  strideW: number,
+): TensorInfo {
+  if (strideH === 1 && strideW === 1) return dy;
+  const [n, h, w, c] = dy.shape;
+  const six = scratch.run("Reshape", { x: dy }, { shape: [n, h, 1, w, 1, c] });
+  const padded = scratch.run("PadV2", { x: six }, {
+    paddings: [[0, 0], [0, 0], [0, strideH - 1], [0, 0], [0, strideW - 1], [0, 0]],
+    constantValue: 0,
+  });
+  const flat = scratch.run("Reshape", { x: padded }, {
+    shape: [n, h * strideH, w * strideW, c],
+  });
+  return scratch.run("Slice", { x: flat }, {
+    begin: [0, 0, 0, 0],
+    size: [n, (h - 1) * strideH + 1, (w - 1) * strideW + 1, c],
+  });
+}
+
+/**
+ * Crops where a padding is negative (rows that no output depends on) and
+ * returns the remaining non-negative explicit padding.
+ */
+function cropNegativePadding(
+  scratch: Scratch,
+  x: TensorInfo,
+  top: number,
+  bottom: number,
+  left: number,
+  right: number,
+): { x: TensorInfo; pad: ExplicitPad } {
+  if (top >= 0 && bottom >= 0 && left >= 0 && right >= 0) {
+    return { x, pad: [[0, 0], [top, bottom], [left, right], [0, 0]] };
+  }
+  const [n, h, w, c] = x.shape;
+  const cropTop = Math.max(0, -top), cropBottom = Math.max(0, -bottom);
+  const cropLeft = Math.max(0, -left), cropRight = Math.max(0, -right);
+  const cropped = scratch.run("Slice", { x }, {
+    begin: [0, cropTop, cropLeft, 0],
+    size: [n, h - cropTop - cropBottom, w - cropLeft - cropRight, c],
+  });
+  return {
+    x: cropped,
+    pad: [[0, 0], [Math.max(0, top), Math.max(0, bottom)], [
+      Math.max(0, left),
+      Math.max(0, right),
+    ], [0, 0]],
+  };
+}
+
+/**
+ * dx = conv(zero-dilated, padded dy, filter flipped in space with its channel
+ * axes swapped), stride 1: the transposed convolution as a forward one.
+ */
+export function conv2DBackpropInputViaConv(
+  dy: TensorInfo,
+  filter: TensorInfo,
+  attrs: Conv2DBackpropInputAttrs,
+  backend: WasmBackendLike,
+): TensorInfo {
+  const scratch = new Scratch(backend);
+  const info = convGeometry(
+    attrs.inputShape,
+    filter.shape as [number, number, number, number],
+    attrs.strides,
+    attrs.pad,
+    attrs.dimRoundingMode,
+  );
+  const { filterHeight: kh, filterWidth: kw, strideHeight: sh, strideWidth: sw } = info;
+  const [, inH, inW] = attrs.inputShape;
+  const flipped = scratch.run("Reverse", { x: filter }, { dims: [0, 1] });
+  const swapped = scratch.run("Transpose", { x: flipped }, { perm: [0, 1, 3, 2] });
+  const dilated = dilateSpatially(scratch, dy, sh, sw);
+  const top = kh - 1 - info.padInfo.top;
+  const left = kw - 1 - info.padInfo.left;
+  const bottom = inH + kh - 1 - top - dilated.shape[1];
+  const right = inW + kw - 1 - left - dilated.shape[2];
+  const { x, pad } = cropNegativePadding(scratch, dilated, top, bottom, left, right);
+  const dx = runKernel("Conv2D", backend, { x, filter: swapped }, {
+    strides: 1,
+    pad,
+    dataFormat: "NHWC",
+    dilations: 1,
+    dimRoundingMode: undefined,
+  });
+  scratch.release(dx);
+  return dx;
+}
+
+/**
+ * dW[p,q,ci,co] = Σ x[n, p + s·i - padTop, q + s·j - padLeft, ci] · dy[n,i,j,co]
+ * is a convolution of x (batch and channel axes swapped) with dy used as a
+ * filter dilated by the stride; its output is cropped to the kernel size.
+ */
+export function conv2DBackpropFilterViaConv(
+  x: TensorInfo,
+  dy: TensorInfo,
+  attrs: Conv2DBackpropFilterAttrs,
+  backend: WasmBackendLike,
+): TensorInfo {
+  const scratch = new Scratch(backend);
+  const info = convGeometry(
+    x.shape as [number, number, number, number],
+    attrs.filterShape,
+    attrs.strides,
+    attrs.pad,
+    attrs.dimRoundingMode,
+  );
+  const [kh, kw, inC, outC] = attrs.filterShape;
+  const [, inH, inW] = x.shape;
+  const [, outH, outW] = dy.shape;
+  const { strideHeight: sh, strideWidth: sw } = info;
+  const xT = scratch.run("Transpose", { x }, { perm: [3, 1, 2, 0] }); // [Ci,H,W,N]
+  const dyT = scratch.run("Transpose", { x: dy }, { perm: [1, 2, 0, 3] }); // [Ho,Wo,N,Co]
+  const span = (o: number, s: number) => (o - 1) * s + 1;
+  const top = info.padInfo.top, left = info.padInfo.left;
+  // Pad so that exactly kh × kw output positions exist; rows past the last
+  // one any output reads are cropped rather than padded.
+  const bottom = kh - 1 + span(outH, sh) - inH - top;
+  const right = kw - 1 + span(outW, sw) - inW - left;
+  const { x: input, pad } = cropNegativePadding(scratch, xT, top, bottom, left, right);
+  const conv = scratch.run("Conv2D", { x: input, filter: dyT }, {
+    strides: 1,
+    pad,
+    dataFormat: "NHWC",
+    dilations: [sh, sw],
+    dimRoundingMode: undefined,
+  }); // [Ci, kh, kw, Co]
+  const dw = runKernel("Transpose", backend, { x: conv }, { perm: [1, 2, 0, 3] });
+  scratch.release(dw);
+  if (dw.shape.join() !== [kh, kw, inC, outC].join()) {
+    throw new Error(
+      `Conv2DBackpropFilter produced ${dw.shape} instead of ${attrs.filterShape}`,
+    );
+  }
+  return dw;
+}
+
+let stockBackpropInput: tf.KernelConfig | undefined;
+
+/**
+ * Registers the fast gradient kernels on the `wasm` backend (idempotent).
+ * NCHW inputs, the only case these kernels do not handle, go to the stock
+ * kernel (input) or fail with a clear message (filter, which tfjs lacks).
+ */
+export function registerWasmConvGradients(): void {
+  const current = tf.getKernel("Conv2DBackpropInput", "wasm");
+  if (current && (current as { convscope?: boolean }).convscope) return;
+  stockBackpropInput = current;
+  if (current) tf.unregisterKernel("Conv2DBackpropInput", "wasm");
+  const inputConfig: tf.KernelConfig & { convscope: true } = {
+    kernelName: "Conv2DBackpropInput",
+    backendName: "wasm",
+    convscope: true,
+    kernelFunc: ({ inputs, attrs, backend }) => {
+      const a = attrs as unknown as Conv2DBackpropInputAttrs;
+      const { dy, filter } = inputs as { dy: TensorInfo; filter: TensorInfo };
+      if (a.dataFormat === "NCHW" && stockBackpropInput) {
+        return stockBackpropInput.kernelFunc({ inputs, attrs, backend });
+      }
+      return conv2DBackpropInputViaConv(dy, filter, a, backend as WasmBackendLike);
+    },
+  };
+  tf.registerKernel(inputConfig);
+  if (tf.getKernel("Conv2DBackpropFilter", "wasm")) {
+    tf.unregisterKernel("Conv2DBackpropFilter", "wasm");
+  }
+  tf.registerKernel({
+    kernelName: "Conv2DBackpropFilter",
+    backendName: "wasm",
+    kernelFunc: ({ inputs, attrs, backend }) => {
+      const a = attrs as unknown as Conv2DBackpropFilterAttrs;
+      if (a.dataFormat === "NCHW") {
+        throw new Error(
+          "convscope: Conv2DBackpropFilter on wasm supports channels-last (NHWC) only",
+        );
+      }
+      const { x, dy } = inputs as { x: TensorInfo; dy: TensorInfo };
+      return conv2DBackpropFilterViaConv(x, dy, a, backend as WasmBackendLike);
+    },
+  });
+}

@@ -1,0 +1,123 @@
+/**
+ * Starting TensorFlow.js on the backend convscope computes with.
+ *
+ * @module
+ */
+import * as tf from "@tensorflow/tfjs";
+import * as wasm from "@tensorflow/tfjs-backend-wasm";
+import os from "node:os";
+import { withThreadedWasmPatches } from "./threads.ts";
+import { registerWasmConvGradients } from "./conv_gradients.ts";
+
+/** Which tfjs backend to compute on. */
+export type BackendName = "wasm" | "cpu";
+
+/** Options for {@linkcode initBackend}. */
+export interface InitBackendOptions {
+  /** `"wasm"` (default): WebAssembly with SIMD, XNNPACK and threads. `"cpu"`: plain JS reference. */
+  backend?: BackendName;
+  /** Threads for the wasm backend; default: every logical core. `1` uses the single-thread SIMD build. */
+  threads?: number;
+}
+
+/** What {@linkcode initBackend} actually got, which may be less than it was asked for. */
+export interface BackendInfo {
+  /** The active tfjs backend. */
+  backend: BackendName;
+  /** Whether WASM SIMD is in use (always false on `cpu`). */
+  simd: boolean;
+  /** Threads XNNPACK runs on, as the backend itself reports (1 on `cpu`). */
+  threads: number;
+  /** Why fewer threads than asked run, when that happens. */
+  note?: string;
+}
+
+let current: { key: string; info: BackendInfo } | undefined;
+let wasmStarted = false;
+
+/**
+ * Starts tfjs on the WASM backend with SIMD and threads (or on `cpu`) and
+ * returns what it got. Idempotent: the same options return the same info
+ * without restarting. Asking for another thread count after the wasm backend
+ * started keeps the running one and says so in `note`, because emscripten
+ * cannot restart its thread pool within one process.
+ *
+ * @example
+ * ```ts
+ * import { initBackend } from "convscope";
+ * const info = await initBackend();
+ * console.log(info); // { backend: "wasm", simd: true, threads: 2 }
+ * ```
+ */
+export async function initBackend(
+  options: InitBackendOptions = {},
+): Promise<BackendInfo> {
+  const backend = options.backend ?? "wasm";
+  const wanted = backend === "cpu"
+    ? 1
+    : Math.max(1, Math.floor(options.threads ?? os.cpus().length));
+  const key = `${backend}:${wanted}`;
+  if (current?.key === key && tf.getBackend() === backend) return current.info;
+  if (backend === "cpu") {
+    await tf.setBackend("cpu");
+    await tf.ready();
+    current = { key, info: { backend: "cpu", simd: false, threads: 1 } };
+    return current.info;
+  }
+  if (tf.engine().registry["wasm"] != null && wasmStarted) {
+    // The wasm module is already running with its thread pool: reuse it.
+    await tf.setBackend("wasm");
+    const threads = wasm.getThreadsCount();
+    const info: BackendInfo = {
+      backend: "wasm",
+      simd: await tf.env().getAsync("WASM_HAS_SIMD_SUPPORT") as boolean,
+      threads,
+      ...(threads !== wanted
+        ? {
+          note:
+            `wasm backend already running with ${threads} thread(s); restart the process to change it`,
+        }
+        : {}),
+    };
+    current = { key, info };
+    return info;
+  }
+  registerWasmConvGradients();
+  const simd = await tf.env().getAsync("WASM_HAS_SIMD_SUPPORT") as boolean;
+  let note: string | undefined;
+  if (wanted > 1 && simd) {
+    tf.env().set("WASM_HAS_MULTITHREAD_SUPPORT", true);
+    wasm.setThreadsCount(wanted);
+    try {
+      await withThreadedWasmPatches(wanted, () => tf.setBackend("wasm"));
+    } catch (error) {
+      note = `threads could not start (${
+        (error as Error).message
+      }); running single-threaded SIMD`;
+    }
+    if (tf.getBackend() !== "wasm") {
+      note ??= "threaded wasm backend failed to start; running single-threaded SIMD";
+      tf.env().set("WASM_HAS_MULTITHREAD_SUPPORT", false);
+      wasm.setThreadsCount(1);
+      await tf.setBackend("wasm");
+    }
+  } else {
+    tf.env().set("WASM_HAS_MULTITHREAD_SUPPORT", false);
+    if (wanted > 1) note = "WASM SIMD is unavailable; threads need the threaded-SIMD build";
+    await tf.setBackend("wasm");
+  }
+  await tf.ready();
+  if (tf.getBackend() !== "wasm") {
+    throw new Error("convscope: the tfjs wasm backend failed to start");
+  }
+  wasmStarted = true;
+  const threads = wasm.getThreadsCount();
+  if (threads < wanted && note == null) {
+    note = `asked for ${wanted} threads, the backend runs ${threads}`;
+  }
+  current = {
+    key,
+    info: { backend: "wasm", simd, threads, ...(note ? { note } : {}) },
+  };
+  return current.info;
+}
