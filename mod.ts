@@ -1,0 +1,31 @@
+/**
+ * convscope: see what convolutional networks learn, in TypeScript, in Deno
+ * and in Deno's Jupyter kernel. Intermediate activations as feature-map
+ * grids, filter patterns, class activation maps, and the plotting helpers
+ * around them (matshow, imshow, colormaps), computed with TensorFlow.js on
+ * the WASM backend.
+ *
+ * ```ts
+ * import { bookConvnet, initBackend, loadImage, showActivations } from "convscope";
+ * await initBackend();
+ * const image = await loadImage("notebooks/images/chelsea.png", { targetSize: [150, 150] });
+ * for (const fig of showActivations(bookConvnet(), image.div(255))) await fig.save(`out/${fig.title}.png`);
+ * ```
+ *
+ * @module
+ */
+export * from "./src/backend/init.ts";
+export * from "./src/io/source.ts";
+export * from "./src/image/load.ts";
+export * from "./src/image/resize.ts";
+export * from "./src/models/architectures.ts";
+export * from "./src/models/layers.ts";
+export * from "./src/methods/activations.ts";
+export * from "./src/plot/colormaps.ts";
+export * from "./src/plot/raster.ts";
+export * from "./src/plot/figure.ts";
+export * from "./src/plot/axes.ts";
+export * from "./src/plot/matshow.ts";
+export * from "./src/plot/feature_grid.ts";
+export * from "./src/plot/show_activations.ts";
+export * from "./src/display/jupyter.ts";

@@ -1,0 +1,98 @@
+/**
+ * Deno's Jupyter kernel: rich outputs as MIME bundles, and live outputs that
+ * update in place.
+ *
+ * @module
+ */
+import { Buffer } from "node:buffer";
+
+/** A Jupyter MIME bundle: MIME type → value (binary types as base64, no `data:` prefix). */
+export type MimeBundle = Record<string, string | unknown>;
+
+/** The symbol Deno's kernel calls to render an object (`Deno.jupyter.$display`). */
+export const JUPYTER_DISPLAY: unique symbol = Symbol.for("Jupyter.display") as never;
+
+interface JupyterApi {
+  display(
+    value: unknown,
+    options?: { raw?: boolean; update?: boolean; display_id?: string },
+  ): Promise<void>;
+}
+
+function jupyterApi(): JupyterApi | undefined {
+  // Outside `deno jupyter`, merely reading Deno.jupyter throws.
+  try {
+    return (globalThis as { Deno?: { jupyter?: JupyterApi } }).Deno?.jupyter;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Whether this code runs inside Deno's Jupyter kernel.
+ *
+ * @example
+ * ```ts
+ * import { inJupyter } from "convscope";
+ * if (!inJupyter()) console.log("figures will be written to files");
+ * ```
+ */
+export function inJupyter(): boolean {
+  return typeof jupyterApi()?.display === "function";
+}
+
+/**
+ * Base64 without a `data:` prefix, as Jupyter wants binary MIME values.
+ *
+ * @example
+ * ```ts
+ * import { toBase64 } from "convscope";
+ * console.log(toBase64(new Uint8Array([1, 2, 3]))); // "AQID"
+ * ```
+ */
+export function toBase64(bytes: Uint8Array): string {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("base64");
+}
+
+/**
+ * Shows a MIME bundle in the notebook (no-op outside a kernel). With
+ * `displayId`, later calls with `update: true` replace the same output.
+ *
+ * @example
+ * ```ts
+ * import { displayBundle } from "convscope";
+ * await displayBundle({ "text/markdown": "**hello**", "text/plain": "hello" });
+ * ```
+ */
+export async function displayBundle(
+  bundle: MimeBundle,
+  options: { displayId?: string; update?: boolean } = {},
+): Promise<void> {
+  const api = jupyterApi();
+  if (!api) return;
+  await api.display(bundle, {
+    raw: true,
+    ...(options.displayId ? { display_id: options.displayId } : {}),
+    ...(options.update ? { update: true } : {}),
+  });
+}
+
+/**
+ * Shows anything that renders itself (a figure, a summary) in the notebook;
+ * returns false when not in a kernel so callers can save or print instead.
+ *
+ * @example
+ * ```ts
+ * import { display, matshow } from "convscope";
+ * const fig = matshow({ width: 2, height: 2, data: [0, 1, 2, 3] });
+ * if (!(await display(fig))) await fig.save("out/matshow.png");
+ * ```
+ */
+export async function display(
+  value: { [JUPYTER_DISPLAY](): MimeBundle },
+  options: { displayId?: string; update?: boolean } = {},
+): Promise<boolean> {
+  if (!inJupyter()) return false;
+  await displayBundle(value[JUPYTER_DISPLAY](), options);
+  return true;
+}

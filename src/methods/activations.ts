@@ -1,0 +1,104 @@
+/**
+ * Intermediate activations: what each layer outputs for one input.
+ *
+ * @module
+ */
+import * as tf from "@tensorflow/tfjs";
+import { selectLayers } from "../models/layers.ts";
+
+/** Layers by names or indices, or a predicate; default: every conv/pool layer. */
+export type LayersArg =
+  | readonly (string | number)[]
+  | ((layer: tf.layers.Layer, index: number) => boolean);
+
+/** One layer's output for the input. */
+export interface LayerActivation {
+  /** Layer name. */
+  name: string;
+  /** Layer class, e.g. `Conv2D`. */
+  className: string;
+  /** The output tensor, batch first (e.g. `[1, 148, 148, 32]`). The caller disposes it. */
+  activation: tf.Tensor;
+}
+
+const cache = new WeakMap<tf.LayersModel, Map<string, tf.LayersModel>>();
+
+/**
+ * A model with the same input whose outputs are the chosen layers' outputs,
+ * like `keras.Model(inputs=model.input, outputs=[l.output for l in layers])`.
+ * Built once per model and layer set.
+ *
+ * @example
+ * ```ts
+ * import { activationModel, bookConvnet } from "convscope";
+ * const model = bookConvnet();
+ * const activations = activationModel(model, [0, 1, 2, 3, 4, 5, 6, 7]);
+ * console.log(activations.outputs.length); // 8
+ * ```
+ */
+export function activationModel(model: tf.LayersModel, layers?: LayersArg): tf.LayersModel {
+  const chosen = selectLayers(model, layers);
+  const key = chosen.map((l) => l.name).join("\u0000");
+  let perModel = cache.get(model);
+  if (!perModel) cache.set(model, perModel = new Map());
+  let built = perModel.get(key);
+  if (!built) {
+    built = tf.model({
+      inputs: model.inputs,
+      outputs: chosen.map((l) => l.output as tf.SymbolicTensor),
+      name: `${model.name}_activations`,
+    });
+    perModel.set(key, built);
+  }
+  return built;
+}
+
+/** Adds a batch axis to a single image; checks the shape against the model's input. */
+export function asBatch(model: tf.LayersModel, image: tf.Tensor): tf.Tensor {
+  const expected = model.inputs[0].shape; // [null, h, w, c]
+  const batch = image.rank === expected.length - 1 ? image.expandDims(0) : image;
+  const ok = batch.rank === expected.length &&
+    expected.slice(1).every((d, i) => d == null || d === batch.shape[i + 1]);
+  if (!ok) {
+    if (batch !== image) batch.dispose();
+    throw new Error(
+      `Input of shape [${image.shape}] does not fit model "${model.name}", which expects [${
+        expected.map((d) => d ?? "batch")
+      }]${expected.length === 4 ? ` (load the image with targetSize: [${expected[1]}, ${expected[2]}])` : ""}`,
+    );
+  }
+  return batch;
+}
+
+/**
+ * Runs one image (`[h, w, c]` or `[1, h, w, c]`) through the model and
+ * returns the chosen layers' outputs in layer order. The image is fed as is:
+ * scale it the way the model was trained (the book's model wants `/ 255`).
+ *
+ * @example
+ * ```ts
+ * import { bookConvnet, getActivations, initBackend, loadImage } from "convscope";
+ * await initBackend();
+ * const image = await loadImage("notebooks/images/chelsea.png", { targetSize: [150, 150] });
+ * const activations = getActivations(bookConvnet(), image.div(255));
+ * for (const a of activations) console.log(a.name, a.activation.shape);
+ * // conv2d_1 [1, 148, 148, 32] … max_pooling2d_4 [1, 7, 7, 128]
+ * ```
+ */
+export function getActivations(
+  model: tf.LayersModel,
+  image: tf.Tensor,
+  layers?: LayersArg,
+): LayerActivation[] {
+  const chosen = selectLayers(model, layers);
+  const extractor = activationModel(model, chosen.map((l) => l.name));
+  const outputs = tf.tidy(() => {
+    const out = extractor.predict(asBatch(model, image));
+    return Array.isArray(out) ? out : [out];
+  });
+  return chosen.map((layer, i) => ({
+    name: layer.name,
+    className: layer.getClassName(),
+    activation: outputs[i],
+  }));
+}
