@@ -42,18 +42,27 @@ const JET_SEGMENTS: readonly (readonly [number, number, number][])[] = [
   [[0, 0.5, 0.5], [0.11, 1, 1], [0.34, 1, 1], [0.65, 0, 0], [1, 0, 0]],
 ];
 
+const GRAY_SEGMENT: [number, number, number][] = [[0, 0, 0], [1, 1, 1]];
+
 /** Samples a LinearSegmentedColormap at i/255 like matplotlib's `_create_lookup_table`. */
 function segmentedTable(segments: typeof JET_SEGMENTS): number[] {
   const table: number[] = [];
+  // The exact float steps of matplotlib's _create_lookup_table, so that
+  // truncation to bytes lands on the same integers.
+  const step = 1 / 255;
   for (let i = 0; i < 256; i++) {
-    const x = i / 255;
+    const xi = 255 * (i * step);
     for (const channel of segments) {
       let k = 1;
-      while (k < channel.length - 1 && channel[k][0] < x) k++;
-      const [x0, , y0] = channel[k - 1];
-      const [x1, y1] = [channel[k][0], channel[k][1]];
-      const t = x1 === x0 ? 0 : (x - x0) / (x1 - x0);
-      table.push(Math.min(1, Math.max(0, y0 + t * (y1 - y0))));
+      while (k < channel.length - 1 && channel[k][0] * 255 < xi) k++;
+      const x0 = channel[k - 1][0] * 255, x1 = channel[k][0] * 255;
+      const distance = (xi - x0) / (x1 - x0);
+      const y = i === 0
+        ? channel[0][2]
+        : i === 255
+        ? channel[channel.length - 1][1]
+        : distance * (channel[k][1] - channel[k - 1][2]) + channel[k - 1][2];
+      table.push(Math.min(1, Math.max(0, y)));
     }
   }
   return table;
@@ -98,7 +107,7 @@ export function colormap(name: ColormapName | Colormap): Colormap {
       table = CIVIDIS;
       break;
     case "gray":
-      table = Array.from({ length: 768 }, (_, i) => Math.floor(i / 3) / 255);
+      table = segmentedTable([GRAY_SEGMENT, GRAY_SEGMENT, GRAY_SEGMENT]);
       break;
     case "jet":
       table = segmentedTable(JET_SEGMENTS);

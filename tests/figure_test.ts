@@ -1,0 +1,50 @@
+import * as tf from "@tensorflow/tfjs";
+import { decodeImage, featureGrid, imshow, initBackend, JUPYTER_DISPLAY, matshow } from "../mod.ts";
+import { assert, assertEquals } from "./assert.ts";
+
+await initBackend();
+
+Deno.test("PNG round trip: the pixels drawn are the pixels decoded", async () => {
+  const rgb = tf.tensor3d([255, 0, 0, 0, 255, 0, 0, 0, 255, 10, 20, 30], [2, 2, 3]);
+  const png = imshow(rgb, { range: "0-255" }).png();
+  assertEquals([...png.subarray(0, 8)], [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
+  const decoded = await decodeImage(png);
+  // No title, no axes: the 2×2 image sits 8 px in from the top-left.
+  const at = (x: number, y: number) => [...decoded.data.subarray((y * decoded.width + x) * 3, (y * decoded.width + x) * 3 + 3)];
+  assertEquals(at(8, 8), [255, 0, 0]);
+  assertEquals(at(9, 8), [0, 255, 0]);
+  assertEquals(at(8, 9), [0, 0, 255]);
+  assertEquals(at(9, 9), [10, 20, 30]);
+  assertEquals(at(0, 0), [255, 255, 255]);
+  rgb.dispose();
+});
+
+Deno.test("matshow upscales nearest-neighbour: a 2×2 map gives four flat blocks", async () => {
+  const fig = matshow([[0, 1], [2, 3]], { cmap: "gray", ticks: false, size: 100 });
+  const img = await decodeImage(fig.png());
+  const px = (x: number, y: number) => img.data[(y * img.width + x) * 3];
+  // Zoom 50: block (0,0) spans x 8..57; values 0,1,2,3 → gray 0, 85, 170, 255.
+  assertEquals([px(8, 8), px(57, 57), px(58, 8), px(8, 58), px(107, 107)], [0, 0, 85, 170, 255]);
+});
+
+Deno.test("figures display as image/png + text/plain and print without binary", () => {
+  const fig = featureGrid(tf.zeros([1, 4, 4, 2]), { title: "dead" });
+  const bundle = fig[JUPYTER_DISPLAY]();
+  assertEquals(Object.keys(bundle).sort(), ["image/png", "text/plain"]);
+  const png = Uint8Array.from(atob(bundle["image/png"] as string), (c) => c.charCodeAt(0));
+  assertEquals(png[1], 0x50);
+  assert(!(bundle["image/png"] as string).startsWith("data:"));
+  const printed = Deno.inspect(fig);
+  assert(/^Figure\("dead", \d+×\d+ px\)$/.test(printed), printed);
+});
+
+Deno.test("imshow auto range: floats in [0, 1] are scaled, 0–255 values are not", async () => {
+  const unit = tf.fill([1, 1, 3], 0.5);
+  const bytes = tf.fill([1, 1, 3], 128);
+  const a = await decodeImage(imshow(unit).png());
+  const b = await decodeImage(imshow(bytes).png());
+  assertEquals(a.data[(8 * a.width + 8) * 3], 128);
+  assertEquals(b.data[(8 * b.width + 8) * 3], 128);
+  unit.dispose();
+  bytes.dispose();
+});
