@@ -121,3 +121,20 @@ export async function initBackend(
   };
   return current.info;
 }
+
+/**
+ * Throws a clear error when no backend has been started yet (tfjs's own
+ * message talks about priorities and `tf.ready()`).
+ *
+ * @example
+ * ```ts
+ * import { assertBackendReady, initBackend } from "convscope";
+ * await initBackend();
+ * assertBackendReady(); // passes
+ * ```
+ */
+export function assertBackendReady(): void {
+  if (tf.engine().backendName == null) {
+    throw new Error("convscope: no tfjs backend is running yet: call `await initBackend()` first");
+  }
+}

@@ -5,6 +5,7 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
+import { assertBackendReady } from "../backend/init.ts";
 
 /** Options shared by the architectures. */
 export interface ArchitectureOptions {
@@ -13,6 +14,7 @@ export interface ArchitectureOptions {
 }
 
 function init(seed: number, offset: number) {
+  assertBackendReady();
   return tf.initializers.glorotUniform({ seed: seed + offset });
 }
 
