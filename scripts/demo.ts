@@ -15,12 +15,13 @@ import {
   matshow,
   showActivations,
 } from "../mod.ts";
-import { writeGallery, type GalleryEntry } from "./gallery.ts";
+import { type GalleryEntry, writeGallery } from "./gallery.ts";
 import { ProgressBar } from "../src/display/progress.ts";
 
 const started = performance.now();
 const outDir = new URL("../out/", import.meta.url).pathname;
-const imagePath = Deno.args[0] ?? new URL("../notebooks/images/chelsea.png", import.meta.url).pathname;
+const imagePath = Deno.args[0] ??
+  new URL("../notebooks/images/chelsea.png", import.meta.url).pathname;
 const info = await initBackend();
 console.log(`convscope demo on ${info.backend} (SIMD ${info.simd}, ${info.threads} threads)`);
 

@@ -17,11 +17,18 @@ export interface GalleryEntry {
 }
 
 function escapeHtml(text: string): string {
-  return text.replace(/[&<>"]/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;" })[c]!);
+  return text.replace(
+    /[&<>"]/g,
+    (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;" })[c]!,
+  );
 }
 
 /** Writes `dir/index.html` listing the entries in order. */
-export async function writeGallery(dir: string, title: string, entries: GalleryEntry[]): Promise<string> {
+export async function writeGallery(
+  dir: string,
+  title: string,
+  entries: GalleryEntry[],
+): Promise<string> {
   const body = entries.map((e) =>
     `${e.section ? `<h2>${escapeHtml(e.section)}</h2>\n` : ""}<figure><img src="${
       escapeHtml(basename(e.file))

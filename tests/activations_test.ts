@@ -38,7 +38,14 @@ Deno.test("activations equal the full model's own layers (first layer = relu(con
   const input = tf.randomUniform([150, 150, 3]);
   const [a] = getActivations(model, input, ["conv2d_1"]);
   const [kernel, bias] = model.getLayer("conv2d_1").getWeights();
-  const expected = tf.tidy(() => tf.relu(tf.add(tf.conv2d(input.expandDims(0) as tf.Tensor4D, kernel as tf.Tensor4D, 1, "valid"), bias)));
+  const expected = tf.tidy(() =>
+    tf.relu(
+      tf.add(
+        tf.conv2d(input.expandDims(0) as tf.Tensor4D, kernel as tf.Tensor4D, 1, "valid"),
+        bias,
+      ),
+    )
+  );
   const diff = tf.tidy(() => tf.max(tf.abs(tf.sub(expected, a.activation))).dataSync()[0]);
   assertEquals(diff < 1e-5, true, `max difference ${diff}`);
   a.activation.dispose();
@@ -49,22 +56,41 @@ Deno.test("activations equal the full model's own layers (first layer = relu(con
 Deno.test("seed 002 and seed 004 architectures have their names and shapes", () => {
   const three = threeClassConvnet();
   assertEquals(three.layers.map((l) => l.name), [
-    "conv2d", "max_pooling2d", "conv2d_1", "max_pooling2d_1", "conv2d_2", "max_pooling2d_2",
-    "flatten", "dense", "dense_1", "dense_2",
+    "conv2d",
+    "max_pooling2d",
+    "conv2d_1",
+    "max_pooling2d_1",
+    "conv2d_2",
+    "max_pooling2d_2",
+    "flatten",
+    "dense",
+    "dense_1",
+    "dense_2",
   ]);
   assertEquals(three.getLayer("conv2d_1").outputShape, [null, 72, 72, 16]);
   const mnist = mnistConvnet();
   assertEquals(mnist.getLayer("max_pooling2d_1").outputShape, [null, 12, 12, 64]);
   assertEquals(mnist.getLayer("preds").outputShape, [null, 10]);
   assertEquals(mnist.countParams(), 1199882);
-  assertEquals(vgg16({ includeTop: false, inputShape: [64, 64, 3] }).getLayer("block5_conv3").outputShape, [null, 4, 4, 512]);
+  assertEquals(
+    vgg16({ includeTop: false, inputShape: [64, 64, 3] }).getLayer("block5_conv3").outputShape,
+    [null, 4, 4, 512],
+  );
 });
 
 Deno.test("layer selection by names, indices and predicate; bad ones are named", () => {
   const model = bookConvnet();
-  assertEquals(activationModel(model, [2, "conv2d_1"]).outputs.map((o) => o.shape), [[null, 148, 148, 32], [null, 72, 72, 64]]);
+  assertEquals(activationModel(model, [2, "conv2d_1"]).outputs.map((o) => o.shape), [[
+    null,
+    148,
+    148,
+    32,
+  ], [null, 72, 72, 64]]);
   assertEquals(activationModel(model, (l) => l.name.startsWith("dense")).outputs.length, 2);
-  assertThrows(() => getActivations(model, tf.zeros([150, 150, 3]), ["conv2d_9"]), 'No layer named "conv2d_9"');
+  assertThrows(
+    () => getActivations(model, tf.zeros([150, 150, 3]), ["conv2d_9"]),
+    'No layer named "conv2d_9"',
+  );
   assertThrows(() => activationModel(model, ["nope"]), "Valid names: conv2d_1, max_pooling2d_1");
   assertThrows(() => activationModel(model, [42]), "Layer index 42 is out of range");
 });

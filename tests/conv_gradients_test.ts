@@ -75,7 +75,10 @@ Deno.test(`conv2d gradients on wasm (${info.threads} threads) match the cpu back
     const dySeed = Math.floor(r() * 1e9);
     const dy = (shape: number[]) => {
       const rr = rng(dySeed);
-      return tf.tensor(Float32Array.from({ length: shape.reduce((p, q) => p * q) }, () => rr() - 0.5), shape);
+      return tf.tensor(
+        Float32Array.from({ length: shape.reduce((p, q) => p * q) }, () => rr() - 0.5),
+        shape,
+      );
     };
     await tf.setBackend("cpu");
     const [cx, cw] = gradsOf(c, x, w, dy);

@@ -1,5 +1,5 @@
 import * as tf from "@tensorflow/tfjs";
-import { featureGrid, initBackend, normalizeChannels, tileRasters, filledRaster } from "../mod.ts";
+import { featureGrid, filledRaster, initBackend, normalizeChannels, tileRasters } from "../mod.ts";
 import { assert, assertEquals, assertThrows } from "./assert.ts";
 
 await initBackend();
@@ -9,13 +9,17 @@ Deno.test("the book's standardisation: (x - mean) / std * 64 + 128, clipped, tru
   const t = tf.tensor4d([0, 1, 2, 3], [1, 2, 2, 1]);
   const { bytes } = normalizeChannels(t);
   const std = Math.sqrt(1.25);
-  const expected = [0, 1, 2, 3].map((v) => Math.trunc(Math.min(255, Math.max(0, (v - 1.5) / std * 64 + 128))));
+  const expected = [0, 1, 2, 3].map((v) =>
+    Math.trunc(Math.min(255, Math.max(0, (v - 1.5) / std * 64 + 128)))
+  );
   assertEquals([...bytes], expected);
   t.dispose();
 });
 
 Deno.test("dead (constant) channels render flat at 128, never NaN", () => {
-  const t = tf.tidy(() => tf.concat([tf.zeros([1, 3, 3, 1]), tf.fill([1, 3, 3, 1], 5), tf.randomNormal([1, 3, 3, 1])], 3));
+  const t = tf.tidy(() =>
+    tf.concat([tf.zeros([1, 3, 3, 1]), tf.fill([1, 3, 3, 1], 5), tf.randomNormal([1, 3, 3, 1])], 3)
+  );
   const { bytes } = normalizeChannels(t);
   assertEquals([...bytes.subarray(0, 18)], new Array(18).fill(128));
   assert(bytes.subarray(18).some((b) => b !== 128));
@@ -40,7 +44,11 @@ Deno.test("grid layout: 16 per row, 1-px gaps, small maps enlarged to >= 64 px",
   assertEquals(fig.width, 8 + 16 * 70 + 15 + 8);
   assertEquals(fig.height, 8 + 28 + 3 * 70 + 2 + 8);
   t.dispose();
-  const grid = tileRasters([filledRaster(2, 2, [0, 0, 0]), filledRaster(2, 2, [0, 0, 0]), filledRaster(2, 2, [0, 0, 0])], { cols: 2, gap: 1 });
+  const grid = tileRasters([
+    filledRaster(2, 2, [0, 0, 0]),
+    filledRaster(2, 2, [0, 0, 0]),
+    filledRaster(2, 2, [0, 0, 0]),
+  ], { cols: 2, gap: 1 });
   assertEquals([grid.width, grid.height], [5, 5]);
   // The empty cell stays background (white).
   assertEquals([...grid.data.subarray((4 * 5 + 4) * 3, (4 * 5 + 4) * 3 + 3)], [255, 255, 255]);

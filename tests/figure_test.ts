@@ -10,7 +10,10 @@ Deno.test("PNG round trip: the pixels drawn are the pixels decoded", async () =>
   assertEquals([...png.subarray(0, 8)], [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
   const decoded = await decodeImage(png);
   // No title, no axes: the 2×2 image sits 8 px in from the top-left.
-  const at = (x: number, y: number) => [...decoded.data.subarray((y * decoded.width + x) * 3, (y * decoded.width + x) * 3 + 3)];
+  const at = (
+    x: number,
+    y: number,
+  ) => [...decoded.data.subarray((y * decoded.width + x) * 3, (y * decoded.width + x) * 3 + 3)];
   assertEquals(at(8, 8), [255, 0, 0]);
   assertEquals(at(9, 8), [0, 255, 0]);
   assertEquals(at(8, 9), [0, 0, 255]);

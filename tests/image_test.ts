@@ -19,7 +19,12 @@ function crc32(bytes: Uint8Array): number {
 function png(width: number, height: number, colorType: 0 | 4 | 6, pixels: number[]): Uint8Array {
   const channels = { 0: 1, 4: 2, 6: 4 }[colorType];
   const raw = new Uint8Array(height * (1 + width * channels));
-  for (let y = 0; y < height; y++) raw.set(pixels.slice(y * width * channels, (y + 1) * width * channels), y * (1 + width * channels) + 1);
+  for (let y = 0; y < height; y++) {
+    raw.set(
+      pixels.slice(y * width * channels, (y + 1) * width * channels),
+      y * (1 + width * channels) + 1,
+    );
+  }
   const chunk = (type: string, data: Uint8Array) => {
     const out = new Uint8Array(12 + data.length);
     const view = new DataView(out.buffer);
@@ -33,7 +38,12 @@ function png(width: number, height: number, colorType: 0 | 4 | 6, pixels: number
   new DataView(ihdr.buffer).setUint32(0, width);
   new DataView(ihdr.buffer).setUint32(4, height);
   ihdr.set([8, colorType, 0, 0, 0], 8);
-  const parts = [new Uint8Array([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), chunk("IHDR", ihdr), chunk("IDAT", new Uint8Array(deflateSync(raw))), chunk("IEND", new Uint8Array())];
+  const parts = [
+    new Uint8Array([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
+    chunk("IHDR", ihdr),
+    chunk("IDAT", new Uint8Array(deflateSync(raw))),
+    chunk("IEND", new Uint8Array()),
+  ];
   const all = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
   let o = 0;
   for (const p of parts) {
@@ -68,18 +78,34 @@ Deno.test("greyscale is expanded to RGB and alpha is dropped", async () => {
 });
 
 Deno.test("bilinear resize of a constant image is constant; nearest picks pixels", () => {
-  const flat = resizeImage({ width: 9, height: 5, channels: 1, data: new Float32Array(45).fill(3) }, [2, 4]);
+  const flat = resizeImage(
+    { width: 9, height: 5, channels: 1, data: new Float32Array(45).fill(3) },
+    [2, 4],
+  );
   assertEquals([...flat.data], new Array(8).fill(3));
-  const ramp = resizeImage({ width: 4, height: 1, channels: 1, data: Float32Array.from([0, 1, 2, 3]) }, [1, 2], "nearest");
+  const ramp = resizeImage(
+    { width: 4, height: 1, channels: 1, data: Float32Array.from([0, 1, 2, 3]) },
+    [1, 2],
+    "nearest",
+  );
   assertEquals([...ramp.data], [1, 3]);
 });
 
 Deno.test("corrupt, truncated, unsupported and missing files name the file and the problem", async () => {
   const bytes = await Deno.readFile(CHELSEA);
   await assertRejects(() => loadImage(bytes.slice(0, 3000)), /corrupt or truncated PNG/);
-  await assertRejects(() => loadImage(new Uint8Array([0xff, 0xd8, 0xff, 0xe0, 1, 2, 3])), /corrupt or truncated JPEG/);
-  await assertRejects(() => loadImage(new TextEncoder().encode("hello, world")), /not a PNG, JPEG or WebP/);
-  await assertRejects(() => loadImage(new TextEncoder().encode("GIF89a....")), /GIF is not supported/);
+  await assertRejects(
+    () => loadImage(new Uint8Array([0xff, 0xd8, 0xff, 0xe0, 1, 2, 3])),
+    /corrupt or truncated JPEG/,
+  );
+  await assertRejects(
+    () => loadImage(new TextEncoder().encode("hello, world")),
+    /not a PNG, JPEG or WebP/,
+  );
+  await assertRejects(
+    () => loadImage(new TextEncoder().encode("GIF89a....")),
+    /GIF is not supported/,
+  );
   const dir = await Deno.makeTempDir();
   const path = `${dir}/broken.jpg`;
   await Deno.writeFile(path, new Uint8Array([0xff, 0xd8, 0xff, 0, 0, 0]));

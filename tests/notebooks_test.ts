@@ -11,19 +11,28 @@ const PYTHON = "/usr/bin/python3";
 async function jupyterAvailable(): Promise<string | undefined> {
   try {
     const probe = await new Deno.Command(PYTHON, {
-      args: ["-c", "import nbclient, nbformat, nbconvert, jupyter_client.kernelspec as k; k.get_kernel_spec('deno')"],
+      args: [
+        "-c",
+        "import nbclient, nbformat, nbconvert, jupyter_client.kernelspec as k; k.get_kernel_spec('deno')",
+      ],
       stdout: "null",
       stderr: "piped",
     }).output();
-    return probe.success ? undefined : new TextDecoder().decode(probe.stderr).trim().split("\n").at(-1);
+    return probe.success
+      ? undefined
+      : new TextDecoder().decode(probe.stderr).trim().split("\n").at(-1);
   } catch (error) {
     return (error as Error).message;
   }
 }
 
 const missing = await jupyterAvailable();
-if (missing && Deno.env.get("CI")) throw new Error(`CI must run the notebook tests, but: ${missing}`);
-if (missing) console.warn(`SKIPPING notebook tests: Jupyter stack or deno kernelspec missing (${missing})`);
+if (missing && Deno.env.get("CI")) {
+  throw new Error(`CI must run the notebook tests, but: ${missing}`);
+}
+if (missing) {
+  console.warn(`SKIPPING notebook tests: Jupyter stack or deno kernelspec missing (${missing})`);
+}
 
 interface Output {
   output_type: string;
@@ -68,7 +77,11 @@ Deno.test({
     const figureCells = cells.filter((c) => c.metadata.tags?.includes("figure"));
     assert(figureCells.length >= 4, "the notebook marks its figure cells");
     for (const cell of figureCells) {
-      assertEquals(imageCount(cell), cell.metadata.convscope?.figures, [cell.source].flat().join(""));
+      assertEquals(
+        imageCount(cell),
+        cell.metadata.convscope?.figures,
+        [cell.source].flat().join(""),
+      );
     }
     for (const cell of cells) {
       assert(!(cell.outputs ?? []).some((o) => o.output_type === "error"), "no cell failed");
@@ -93,7 +106,8 @@ Deno.test({
         `}`,
       ].join("\n");
     // A real 1×1 PNG, so every display is a binary image output like a figure's.
-    const setup = `const PNG = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8DwHwAFBQIAX8jx0gAAAABJRU5ErkJggg==";`;
+    const setup =
+      `const PNG = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8DwHwAFBQIAX8jx0gAAAABJRU5ErkJggg==";`;
     const notebook = {
       cells: [setup, ...Array.from({ length: cells }, (_, i) => code(i))].map((source, i) => ({
         cell_type: "code",
@@ -115,7 +129,11 @@ Deno.test({
     for (let i = 1; i <= cells; i++) {
       const outputs = done[i].outputs ?? [];
       const text = outputs.filter((o) => o.output_type === "stream").map((o) => o.text).join("");
-      assertEquals(outputs.filter((o) => o.output_type === "display_data").length, perCell, `cell ${i} displays`);
+      assertEquals(
+        outputs.filter((o) => o.output_type === "display_data").length,
+        perCell,
+        `cell ${i} displays`,
+      );
       assertEquals(text.split("\n").filter(Boolean).length, perCell, `cell ${i} lines`);
     }
     // For the record: how many outputs plain nbclient loses on the same notebook.
@@ -123,10 +141,15 @@ Deno.test({
     if (plain.ok) {
       const lost = (await readCells(`${dir}/plain/stress.ipynb`)).slice(1).reduce((n, c) => {
         const outs = c.outputs ?? [];
-        const lines = outs.filter((o) => o.output_type === "stream").map((o) => o.text).join("").split("\n").filter(Boolean).length;
-        return n + 2 * perCell - lines - outs.filter((o) => o.output_type === "display_data").length;
+        const lines = outs.filter((o) =>
+          o.output_type === "stream"
+        ).map((o) => o.text).join("").split("\n").filter(Boolean).length;
+        return n + 2 * perCell - lines -
+          outs.filter((o) => o.output_type === "display_data").length;
       }, 0);
-      console.log(`plain nbclient lost ${lost} of ${cells * perCell * 2} outputs; this runner lost 0`);
+      console.log(
+        `plain nbclient lost ${lost} of ${cells * perCell * 2} outputs; this runner lost 0`,
+      );
     }
     await Deno.remove(dir, { recursive: true });
   },

@@ -91,9 +91,7 @@ export async function initBackend(
     try {
       await withThreadedWasmPatches(wanted, () => tf.setBackend("wasm"));
     } catch (error) {
-      note = `threads could not start (${
-        (error as Error).message
-      }); running single-threaded SIMD`;
+      note = `threads could not start (${(error as Error).message}); running single-threaded SIMD`;
     }
     if (tf.getBackend() !== "wasm") {
       note ??= "threaded wasm backend failed to start; running single-threaded SIMD";

@@ -14,7 +14,6 @@
 import workerThreads from "node:worker_threads";
 import os from "node:os";
 import { createRequire } from "node:module";
-import { fileURLToPath } from "node:url";
 import * as path from "node:path";
 
 const require = createRequire(import.meta.url);
@@ -57,11 +56,11 @@ export async function withThreadedWasmPatches<T>(
       filename: string | URL,
       options?: ConstructorParameters<typeof OriginalWorker>[1],
     ) {
-      if (String(filename).startsWith("blob:")) {
-        super(WORKER_PRELUDE + workerSource, { ...options, eval: true });
-      } else {
-        super(filename, options);
-      }
+      const isBlob = String(filename).startsWith("blob:");
+      super(
+        isBlob ? WORKER_PRELUDE + workerSource : filename,
+        isBlob ? { ...options, eval: true } : options,
+      );
     }
     override postMessage(message: unknown, transfer?: readonly unknown[]): void {
       const m = message as { cmd?: string; urlOrBlob?: unknown };
@@ -92,6 +91,3 @@ export async function withThreadedWasmPatches<T>(
     mutableOs.cpus = originalCpus;
   }
 }
-
-/** The directory of this module, for diagnostics. */
-export const threadsModuleDir = path.dirname(fileURLToPath(import.meta.url));

@@ -81,8 +81,12 @@ export class ProgressBar {
     const elapsed = (performance.now() - this.#started) / 1000;
     const eta = this.#done > 0 ? elapsed / this.#done * (total - this.#done) : NaN;
     const extra = Object.entries(metrics).map(([k, v]) => `${k} ${formatMetric(v)}`).join("  ");
-    return `${label ? label + " " : ""}[${"█".repeat(filled)}${"·".repeat(width - filled)}] ${this.#done}/${total}` +
-      `  ${formatSeconds(elapsed)}${this.#done < total && Number.isFinite(eta) ? ` ETA ${formatSeconds(eta)}` : ""}` +
+    return `${label ? label + " " : ""}[${"█".repeat(filled)}${
+      "·".repeat(width - filled)
+    }] ${this.#done}/${total}` +
+      `  ${formatSeconds(elapsed)}${
+        this.#done < total && Number.isFinite(eta) ? ` ETA ${formatSeconds(eta)}` : ""
+      }` +
       (extra ? `  ${extra}` : "");
   }
 

@@ -21,9 +21,13 @@ export interface LoadImageOptions {
 }
 
 /** The image formats recognised by their first bytes. */
-export function sniffImageFormat(bytes: Uint8Array): "png" | "jpeg" | "webp" | "gif" | "bmp" | undefined {
+export function sniffImageFormat(
+  bytes: Uint8Array,
+): "png" | "jpeg" | "webp" | "gif" | "bmp" | undefined {
   const b = bytes;
-  if (b.length >= 8 && b[0] === 0x89 && b[1] === 0x50 && b[2] === 0x4e && b[3] === 0x47) return "png";
+  if (b.length >= 8 && b[0] === 0x89 && b[1] === 0x50 && b[2] === 0x4e && b[3] === 0x47) {
+    return "png";
+  }
   if (b.length >= 3 && b[0] === 0xff && b[1] === 0xd8 && b[2] === 0xff) return "jpeg";
   if (
     b.length >= 12 && b[0] === 0x52 && b[1] === 0x49 && b[2] === 0x46 && b[3] === 0x46 &&

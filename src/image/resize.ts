@@ -44,7 +44,7 @@ function coefficients(inSize: number, outSize: number) {
       w[j - lo] = v;
       total += v;
     }
-    if (total > 0) for (let k = 0; k < w.length; k++) w[k] /= total;
+    if (total > 0) { for (let k = 0; k < w.length; k++) w[k] /= total; }
     starts[i] = lo;
     weights.push(w);
   }
@@ -92,7 +92,9 @@ export function resizeImage(
   interpolation: Interpolation = "bilinear",
 ): FloatImage {
   if (!(height > 0 && width > 0 && Number.isInteger(height) && Number.isInteger(width))) {
-    throw new Error(`targetSize must be two positive integers [height, width]; got [${height}, ${width}]`);
+    throw new Error(
+      `targetSize must be two positive integers [height, width]; got [${height}, ${width}]`,
+    );
   }
   if (image.width === width && image.height === height) return image;
   if (interpolation === "nearest") {
@@ -102,7 +104,10 @@ export function resizeImage(
       for (let x = 0; x < width; x++) {
         const sx = Math.min(image.width - 1, Math.floor((x + 0.5) * image.width / width));
         out.set(
-          image.data.subarray((sy * image.width + sx) * image.channels, (sy * image.width + sx + 1) * image.channels),
+          image.data.subarray(
+            (sy * image.width + sx) * image.channels,
+            (sy * image.width + sx + 1) * image.channels,
+          ),
           (y * width + x) * image.channels,
         );
       }

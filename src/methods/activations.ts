@@ -64,7 +64,11 @@ export function asBatch(model: tf.LayersModel, image: tf.Tensor): tf.Tensor {
     throw new Error(
       `Input of shape [${image.shape}] does not fit model "${model.name}", which expects [${
         expected.map((d) => d ?? "batch")
-      }]${expected.length === 4 ? ` (load the image with targetSize: [${expected[1]}, ${expected[2]}])` : ""}`,
+      }]${
+        expected.length === 4
+          ? ` (load the image with targetSize: [${expected[1]}, ${expected[2]}])`
+          : ""
+      }`,
     );
   }
   return batch;

@@ -145,9 +145,30 @@ export function threeClassConvnet(options: ArchitectureOptions = {}): tf.Sequent
     model.add(tf.layers.maxPooling2d({ name: `max_pooling2d${suffix}`, poolSize: 2 }));
   });
   model.add(tf.layers.flatten({ name: "flatten" }));
-  model.add(tf.layers.dense({ name: "dense", units: 1024, activation: "relu", kernelInitializer: init(seed, 5) }));
-  model.add(tf.layers.dense({ name: "dense_1", units: 512, activation: "relu", kernelInitializer: init(seed, 6) }));
-  model.add(tf.layers.dense({ name: "dense_2", units: 3, activation: "softmax", kernelInitializer: init(seed, 7) }));
+  model.add(
+    tf.layers.dense({
+      name: "dense",
+      units: 1024,
+      activation: "relu",
+      kernelInitializer: init(seed, 5),
+    }),
+  );
+  model.add(
+    tf.layers.dense({
+      name: "dense_1",
+      units: 512,
+      activation: "relu",
+      kernelInitializer: init(seed, 6),
+    }),
+  );
+  model.add(
+    tf.layers.dense({
+      name: "dense_2",
+      units: 3,
+      activation: "softmax",
+      kernelInitializer: init(seed, 7),
+    }),
+  );
   return model;
 }
 
@@ -193,9 +214,19 @@ export function vgg16(
   });
   if (includeTop) {
     x = tf.layers.flatten({ name: "flatten" }).apply(x) as tf.SymbolicTensor;
-    x = tf.layers.dense({ name: "fc1", units: 4096, activation: "relu", kernelInitializer: init(seed, 20) })
+    x = tf.layers.dense({
+      name: "fc1",
+      units: 4096,
+      activation: "relu",
+      kernelInitializer: init(seed, 20),
+    })
       .apply(x) as tf.SymbolicTensor;
-    x = tf.layers.dense({ name: "fc2", units: 4096, activation: "relu", kernelInitializer: init(seed, 21) })
+    x = tf.layers.dense({
+      name: "fc2",
+      units: 4096,
+      activation: "relu",
+      kernelInitializer: init(seed, 21),
+    })
       .apply(x) as tf.SymbolicTensor;
     x = tf.layers.dense({
       name: "predictions",

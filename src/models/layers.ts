@@ -51,13 +51,17 @@ export function findLayer(model: tf.LayersModel, selector: LayerSelector): tf.la
     const index = selector < 0 ? n + selector : selector;
     if (!Number.isInteger(selector) || index < 0 || index >= n) {
       throw new Error(
-        `Layer index ${selector} is out of range: model "${model.name}" has ${n} layers (${describe(model)})`,
+        `Layer index ${selector} is out of range: model "${model.name}" has ${n} layers (${
+          describe(model)
+        })`,
       );
     }
     return model.layers[index];
   }
   const layer = model.layers.find((l, i) => selector(l, i));
-  if (!layer) throw new Error(`No layer of model "${model.name}" matches the predicate (${describe(model)})`);
+  if (!layer) {
+    throw new Error(`No layer of model "${model.name}" matches the predicate (${describe(model)})`);
+  }
   return layer;
 }
 

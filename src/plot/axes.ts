@@ -5,7 +5,7 @@
  * @module
  */
 import type { SKRSContext2D } from "@napi-rs/canvas";
-import { colormap, type ColormapName, type Colormap } from "./colormaps.ts";
+import { type Colormap, colormap, type ColormapName } from "./colormaps.ts";
 import { drawRaster, drawTitle, Figure, font, measureText } from "./figure.ts";
 import type { Raster } from "./raster.ts";
 
@@ -190,7 +190,9 @@ function drawColorbar(
   const data = new Uint8Array(b.width * h * 3);
   for (let row = 0; row < h; row++) {
     const k = Math.min(255, Math.floor(((h - 1 - row) / Math.max(1, h - 1)) * 256)) * 3;
-    for (let col = 0; col < b.width; col++) data.set(lut.subarray(k, k + 3), (row * b.width + col) * 3);
+    for (let col = 0; col < b.width; col++) {
+      data.set(lut.subarray(k, k + 3), (row * b.width + col) * 3);
+    }
   }
   drawRaster(ctx, { width: b.width, height: h, data }, b.x, b.y);
   ctx.strokeStyle = "black";

@@ -4,8 +4,8 @@
  *
  * @module
  */
-import * as tf from "@tensorflow/tfjs";
-import { colormap, type Colormap, type ColormapName } from "./colormaps.ts";
+import type * as tf from "@tensorflow/tfjs";
+import { type Colormap, colormap, type ColormapName } from "./colormaps.ts";
 import { type Raster, tileRasters, upscaleNearest } from "./raster.ts";
 import { imageFigure } from "./axes.ts";
 import type { Figure } from "./figure.ts";
@@ -41,7 +41,7 @@ export interface FeatureGridOptions {
  *
  * @example
  * ```ts
- * import * as tf from "@tensorflow/tfjs";
+ * import type * as tf from "@tensorflow/tfjs";
  * import { normalizeChannels } from "convscope";
  * const { bytes } = normalizeChannels(tf.zeros([1, 2, 2, 3]));
  * console.log(bytes[0]); // 128: a dead channel is flat mid-scale
@@ -62,7 +62,9 @@ export function normalizeChannels(
   const picked = channels ? [...channels] : Array.from({ length: depth }, (_, i) => i);
   for (const c of picked) {
     if (!Number.isInteger(c) || c < 0 || c >= depth) {
-      throw new Error(`channel ${c} is out of range: this layer has ${depth} channels (0–${depth - 1})`);
+      throw new Error(
+        `channel ${c} is out of range: this layer has ${depth} channels (0–${depth - 1})`,
+      );
     }
   }
   const values = activation.dataSync();

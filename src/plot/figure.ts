@@ -89,9 +89,9 @@ export class Figure {
 
   /** A one-line description, shown as `text/plain` and by `console.log`. */
   toString(): string {
-    return `Figure(${this.title ? JSON.stringify(this.title) + ", " : ""}${
-      Math.ceil(this.width)
-    }×${Math.ceil(this.height)} px)`;
+    return `Figure(${this.title ? JSON.stringify(this.title) + ", " : ""}${Math.ceil(this.width)}×${
+      Math.ceil(this.height)
+    } px)`;
   }
 
   /** The MIME bundle Deno's Jupyter kernel renders. */
@@ -175,7 +175,12 @@ export function hstack(
 }
 
 /** A centred title. */
-export function drawTitle(ctx: SKRSContext2D, text: string, centerX: number, baseline: number): void {
+export function drawTitle(
+  ctx: SKRSContext2D,
+  text: string,
+  centerX: number,
+  baseline: number,
+): void {
   ctx.fillStyle = "black";
   ctx.font = font(16);
   ctx.textAlign = "center";

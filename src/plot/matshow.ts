@@ -4,7 +4,7 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
-import { finiteRange, type ColormapName, type Colormap } from "./colormaps.ts";
+import { type Colormap, type ColormapName, finiteRange } from "./colormaps.ts";
 import { colorize, type Matrix, type Raster, upscaleNearest } from "./raster.ts";
 import { imageFigure } from "./axes.ts";
 import type { Figure } from "./figure.ts";
@@ -184,12 +184,15 @@ export function imshow(
   const vmin = options.vmin ?? lo, vmax = options.vmax ?? hi;
   const cmap = options.cmap ?? "viridis";
   const zoom = zoomFor(matrix.width, matrix.height, options.size ?? 400);
-  return imageFigure(upscaleNearest(colorize(matrix, { cmap, vmin, vmax, bad: options.bad }), zoom), {
-    title: options.title,
-    extent: { width: matrix.width, height: matrix.height },
-    ticks,
-    colorbar: options.colorbar ? { cmap, vmin, vmax } : undefined,
-  });
+  return imageFigure(
+    upscaleNearest(colorize(matrix, { cmap, vmin, vmax, bad: options.bad }), zoom),
+    {
+      title: options.title,
+      extent: { width: matrix.width, height: matrix.height },
+      ticks,
+      colorbar: options.colorbar ? { cmap, vmin, vmax } : undefined,
+    },
+  );
 }
 
 function isRaster(x: unknown): x is Raster {

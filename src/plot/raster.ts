@@ -98,7 +98,9 @@ export function upscaleNearest(raster: Raster, factor: number): Raster {
         row[o + 2] = src[s + 2];
       }
     }
-    for (let j = 1; j < k; j++) data.copyWithin((y * k + j) * width * 3, y * k * width * 3, (y * k + 1) * width * 3);
+    for (let j = 1; j < k; j++) {
+      data.copyWithin((y * k + j) * width * 3, y * k * width * 3, (y * k + 1) * width * 3);
+    }
   }
   return { width, height, data };
 }
