@@ -29,3 +29,18 @@ export * from "./src/plot/matshow.ts";
 export * from "./src/plot/feature_grid.ts";
 export * from "./src/plot/show_activations.ts";
 export * from "./src/display/jupyter.ts";
+export * from "./src/backend/memory.ts";
+export * from "./src/methods/gradient_ascent.ts";
+export * from "./src/methods/filter_patterns.ts";
+export * from "./src/display/progress.ts";
+
+/**
+ * The TensorFlow.js namespace convscope computes with, so that notebooks need one import.
+ *
+ * @example
+ * ```ts
+ * import { tf } from "convscope";
+ * console.log(tf.version.tfjs); // "4.22.0"
+ * ```
+ */
+export * as tf from "@tensorflow/tfjs";

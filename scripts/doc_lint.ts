@@ -32,6 +32,8 @@ function declaredHere(name: string): boolean {
 const accepted = new Set<string>();
 const failures: string[] = [];
 for (const block of blocks) {
+  // The re-exported `tf` namespace is tfjs's own API, documented by tfjs.
+  if (/-->\s+\S*\/node_modules\//.test(block)) continue;
   const ref = block.match(
     /^error\[private-type-ref\]: public type '.*' references private type '(\w+)'/,
   );

@@ -17,7 +17,7 @@ type Pad = number | "valid" | "same" | number[][];
 type ExplicitPad = [[0, 0], [number, number], [number, number], [0, 0]];
 
 interface WasmBackendLike {
-  disposeData(dataId: unknown): boolean;
+  disposeData(dataId: unknown, force?: boolean): boolean;
 }
 
 interface Conv2DBackpropInputAttrs {
@@ -152,6 +152,44 @@ function cropNegativePadding(
 }
 
 /**
+ * The input gradient convolves with the filter flipped in space and with its
+ * channel axes swapped. Computing that per call costs more than the
+ * convolution for 512-channel layers, and a new filter also makes XNNPACK
+ * repack its weights; so the flipped filter is kept per filter buffer and
+ * freed together with it.
+ */
+const flippedFilters = new Map<unknown, TensorInfo>();
+const patchedBackends = new WeakSet<object>();
+
+function flippedFilter(filter: TensorInfo, backend: WasmBackendLike): TensorInfo {
+  const hit = flippedFilters.get(filter.dataId);
+  if (hit) return hit;
+  if (!patchedBackends.has(backend)) {
+    patchedBackends.add(backend);
+    const dispose = backend.disposeData.bind(backend);
+    backend.disposeData = (dataId: unknown, force?: boolean) => {
+      const freed = dispose(dataId, force);
+      const derived = flippedFilters.get(dataId);
+      if (freed && derived) {
+        flippedFilters.delete(dataId);
+        dispose(derived.dataId, true);
+      }
+      return freed;
+    };
+  }
+  const reversed = runKernel("Reverse", backend, { x: filter }, { dims: [0, 1] });
+  const swapped = runKernel("Transpose", backend, { x: reversed }, { perm: [0, 1, 3, 2] });
+  backend.disposeData(reversed.dataId);
+  flippedFilters.set(filter.dataId, swapped);
+  return swapped;
+}
+
+/** Flipped filters currently kept (for leak tests). */
+export function cachedFlippedFilters(): number {
+  return flippedFilters.size;
+}
+
+/**
  * dx = conv(zero-dilated, padded dy, filter flipped in space with its channel
  * axes swapped), stride 1: the transposed convolution as a forward one.
  */
@@ -171,8 +209,7 @@ export function conv2DBackpropInputViaConv(
   );
   const { filterHeight: kh, filterWidth: kw, strideHeight: sh, strideWidth: sw } = info;
   const [, inH, inW] = attrs.inputShape;
-  const flipped = scratch.run("Reverse", { x: filter }, { dims: [0, 1] });
-  const swapped = scratch.run("Transpose", { x: flipped }, { perm: [0, 1, 3, 2] });
+  const swapped = flippedFilter(filter, backend);
   const dilated = dilateSpatially(scratch, dy, sh, sw);
   const top = kh - 1 - info.padInfo.top;
   const left = kw - 1 - info.padInfo.left;
@@ -242,11 +279,14 @@ export function conv2DBackpropFilterViaConv(
 let stockBackpropInput: tf.KernelConfig | undefined;
 
 /**
- * Registers the fast gradient kernels on the `wasm` backend (idempotent).
+ * Registers the fast gradient kernels on the `wasm` backend (idempotent);
+ * `{ input: false }` keeps tfjs's stock input gradient.
  * NCHW inputs, the only case these kernels do not handle, go to the stock
  * kernel (input) or fail with a clear message (filter, which tfjs lacks).
  */
-export function registerWasmConvGradients(): void {
+export function registerWasmConvGradients(which: { input?: boolean } = {}): void {
+  registerFilterGradient();
+  if (which.input === false) return;
   const current = tf.getKernel("Conv2DBackpropInput", "wasm");
   if (current && (current as { convscope?: boolean }).convscope) return;
   stockBackpropInput = current;
@@ -265,9 +305,10 @@ export function registerWasmConvGradients(): void {
     },
   };
   tf.registerKernel(inputConfig);
-  if (tf.getKernel("Conv2DBackpropFilter", "wasm")) {
-    tf.unregisterKernel("Conv2DBackpropFilter", "wasm");
-  }
+}
+
+function registerFilterGradient(): void {
+  if (tf.getKernel("Conv2DBackpropFilter", "wasm")) return;
   tf.registerKernel({
     kernelName: "Conv2DBackpropFilter",
     backendName: "wasm",

@@ -8,6 +8,8 @@ import * as wasm from "@tensorflow/tfjs-backend-wasm";
 import os from "node:os";
 import { withThreadedWasmPatches } from "./threads.ts";
 import { registerWasmConvGradients } from "./conv_gradients.ts";
+import { registerWasmPoolGradients } from "./pool_gradients.ts";
+import { registerWasmSharedIdentity } from "./shared_identity.ts";
 
 /** Which tfjs backend to compute on. */
 export type BackendName = "wasm" | "cpu";
@@ -18,6 +20,12 @@ export interface InitBackendOptions {
   backend?: BackendName;
   /** Threads for the wasm backend; default: every logical core. `1` uses the single-thread SIMD build. */
   threads?: number;
+  /**
+   * Use convscope's XNNPACK-based `Conv2DBackpropInput` on wasm (default true).
+   * `false` keeps tfjs's stock kernel, for comparisons; the filter gradient,
+   * which tfjs lacks on wasm, is always registered.
+   */
+  fastInputGradient?: boolean;
 }
 
 /** What {@linkcode initBackend} actually got, which may be less than it was asked for. */
@@ -56,7 +64,7 @@ export async function initBackend(
   const wanted = backend === "cpu"
     ? 1
     : Math.max(1, Math.floor(options.threads ?? os.cpus().length));
-  const key = `${backend}:${wanted}`;
+  const key = `${backend}:${wanted}:${options.fastInputGradient ?? true}`;
   if (current?.key === key && tf.getBackend() === backend) return current.info;
   if (backend === "cpu") {
     await tf.setBackend("cpu");
@@ -82,7 +90,11 @@ export async function initBackend(
     current = { key, info };
     return info;
   }
-  registerWasmConvGradients();
+  registerWasmConvGradients({ input: options.fastInputGradient ?? true });
+  if (options.fastInputGradient ?? true) {
+    registerWasmPoolGradients();
+    registerWasmSharedIdentity();
+  }
   const simd = await tf.env().getAsync("WASM_HAS_SIMD_SUPPORT") as boolean;
   let note: string | undefined;
   if (wanted > 1 && simd) {

@@ -188,13 +188,16 @@ export function vgg16(
   options: ArchitectureOptions & {
     /** Keep the classifier (`fc1`, `fc2`, `predictions`); needs 224×224 input. Default true. */
     includeTop?: boolean;
-    /** Input size; default `[224, 224, 3]`. */
-    inputShape?: [number, number, number];
+    /** Input size; default `[224, 224, 3]` with the top, any size (`[null, null, 3]`) without. */
+    inputShape?: [number | null, number | null, number];
   } = {},
 ): tf.LayersModel {
   const seed = options.seed ?? 42;
   const includeTop = options.includeTop ?? true;
-  const input = tf.input({ shape: options.inputShape ?? [224, 224, 3], name: "input_1" });
+  const input = tf.input({
+    shape: options.inputShape ?? (includeTop ? [224, 224, 3] : [null, null, 3]),
+    name: "input_1",
+  });
   let x: tf.SymbolicTensor = input;
   const blocks = [[64, 2], [128, 2], [256, 3], [512, 3], [512, 3]];
   let k = 0;

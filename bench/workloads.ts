@@ -1,0 +1,264 @@
+/**
+ * The benchmark workloads on one backend configuration, printed as JSON.
+ * Run through bench/bench.ts, which starts one process per configuration
+ * (the wasm thread pool cannot be resized within a process).
+ *
+ * Usage: deno run -A bench/workloads.ts --backend wasm|cpu [--threads N] [--stock-input-gradient] [--quick]
+ *
+ * @module
+ */
+import * as tf from "@tensorflow/tfjs";
+import {
+  bookConvnet,
+  featureGrid,
+  filterPatterns,
+  getActivations,
+  initBackend,
+  mnistConvnet,
+  vgg16,
+} from "../mod.ts";
+
+const args = Deno.args;
+const flag = (name: string) => args.includes(name);
+const value = (name: string) => {
+  const i = args.indexOf(name);
+  return i >= 0 ? args[i + 1] : undefined;
+};
+const backend = (value("--backend") ?? "wasm") as "wasm" | "cpu";
+const threads = value("--threads") ? Number(value("--threads")) : undefined;
+const stock = flag("--stock-input-gradient");
+const quick = flag("--quick");
+const only = value("--only")?.split("|");
+
+const info = await initBackend({ backend, threads, fastInputGradient: !stock });
+const slowBackend = backend === "cpu" || stock;
+
+export interface Result {
+  name: string;
+  ms: number;
+  runs: number;
+  gflops?: number;
+  perSecond?: number;
+  unit?: string;
+  note?: string;
+}
+const results: Result[] = [];
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+}
+
+/** Warm up once, then time until `maxRuns` runs or `budgetMs` spent (at least one). */
+async function time(
+  name: string,
+  run: () => Promise<void> | void,
+  opts: {
+    maxRuns?: number;
+    budgetMs?: number;
+    flops?: number;
+    items?: number;
+    unit?: string;
+    warmup?: boolean;
+  } = {},
+): Promise<void> {
+  if (only && !only.some((o) => name.includes(o))) return;
+  if (opts.warmup !== false) await run();
+  const times: number[] = [];
+  const budget = quick ? 1000 : opts.budgetMs ?? 6000;
+  const maxRuns = quick ? 2 : opts.maxRuns ?? 7;
+  const start = performance.now();
+  while (times.length < maxRuns && (times.length === 0 || performance.now() - start < budget)) {
+    const t = performance.now();
+    await run();
+    times.push(performance.now() - t);
+  }
+  const ms = median(times);
+  results.push({
+    name,
+    ms,
+    runs: times.length,
+    ...(opts.flops ? { gflops: opts.flops / ms / 1e6 } : {}),
+    ...(opts.items ? { perSecond: (opts.items * 1000) / ms, unit: opts.unit } : {}),
+  });
+  console.error(`  ${name}: ${ms.toFixed(1)} ms (${times.length} runs)`);
+}
+
+function skip(name: string, note: string) {
+  if (only && !only.some((o) => name.includes(o))) return;
+  results.push({ name, ms: NaN, runs: 0, note });
+}
+
+/** Multiply-adds ×2 of every convolution of `model` up to `layerName`, per sample. */
+function convFlops(model: tf.LayersModel, layerName: string, inputSize: [number, number]): number {
+  let flops = 0;
+  let h = inputSize[0], w = inputSize[1];
+  for (const layer of model.layers) {
+    const cls = layer.getClassName();
+    if (cls === "Conv2D") {
+      const cfg = layer.getConfig() as { padding: string; kernelSize: number[]; filters: number };
+      const [kh, kw] = cfg.kernelSize;
+      const cin = (layer.getWeights()[0].shape as number[])[2];
+      if (cfg.padding === "valid") {
+        h -= kh - 1;
+        w -= kw - 1;
+      }
+      flops += 2 * h * w * kh * kw * cin * cfg.filters;
+    } else if (cls === "MaxPooling2D") {
+      h = Math.floor(h / 2);
+      w = Math.floor(w / 2);
+    }
+    if (layer.name === layerName) break;
+  }
+  return flops;
+}
+
+console.error(`${backend}${stock ? " (stock input gradient)" : ""}: ${JSON.stringify(info)}`);
+
+// 1. Raw convolution speed against the SIMD ceiling.
+{
+  const x = tf.randomNormal([1, 72, 72, 64]) as tf.Tensor4D;
+  const k = tf.randomNormal([3, 3, 64, 128]) as tf.Tensor4D;
+  await time("conv2d forward 72×72×64→128, 3×3", async () => {
+    const y = tf.conv2d(x, k, 1, "same");
+    await y.data();
+    y.dispose();
+  }, { flops: 2 * 72 * 72 * 9 * 64 * 128 });
+  tf.dispose([x, k]);
+}
+
+// 2. Activation extraction, the seed convnet at 150².
+{
+  const model = bookConvnet();
+  const flops1 = convFlops(model, "max_pooling2d_4", [150, 150]);
+  for (const batch of [1, 16]) {
+    const input = tf.randomUniform([batch, 150, 150, 3]);
+    await time(`activations, seed convnet, batch ${batch}`, async () => {
+      const acts = getActivations(model, input);
+      await Promise.all(acts.map((a) => a.activation.data()));
+      acts.forEach((a) => a.activation.dispose());
+    }, { flops: flops1 * batch, items: batch, unit: "images/s" });
+    input.dispose();
+  }
+  // 3. Rendering the 8 grids to PNG (backend independent; measured once).
+  if (backend === "wasm" && !stock && (threads ?? 2) > 1) {
+    const input = tf.randomUniform([1, 150, 150, 3]);
+    const acts = getActivations(model, input);
+    await time("render 8 activation grids to PNG", () => {
+      for (const a of acts) featureGrid(a.activation, { title: a.name }).png();
+    });
+    acts.forEach((a) => a.activation.dispose());
+    input.dispose();
+  }
+  model.dispose();
+}
+
+// 4. One gradient-ascent step on VGG16 at 150², batch 1 and a 64-filter batch.
+{
+  const model = vgg16({ includeTop: false });
+  for (let block = 1; block <= 5; block++) {
+    const layer = `block${block}_conv1`;
+    const flops = 2 * convFlops(model, layer, [150, 150]);
+    await time(`ascent step VGG16 → ${layer} 150², batch 1`, async () => {
+      const out = await filterPatterns(model, layer, [0], { size: 150, steps: 1, deprocess: "none" });
+      await out.data();
+      out.dispose();
+    }, { flops, maxRuns: 5, budgetMs: 5000 });
+  }
+  for (let block = 1; block <= 5; block++) {
+    const layer = `block${block}_conv1`;
+    const name = `ascent step VGG16 → ${layer} 150², 64 filters`;
+    if (slowBackend) {
+      skip(name, "skipped: over a minute per step on this backend");
+      continue;
+    }
+    const flops = 2 * convFlops(model, layer, [150, 150]) * 64;
+    await time(name, async () => {
+      const out = await filterPatterns(model, layer, Array.from({ length: 64 }, (_, i) => i), {
+        size: 150,
+        steps: 1,
+        deprocess: "none",
+      });
+      await out.data();
+      out.dispose();
+    }, { flops, maxRuns: 1, budgetMs: 0, items: 64, unit: "filter-steps/s", warmup: false });
+  }
+  // 5. Batched vs one at a time: block3_conv1 at 64², per filter-step.
+  if (!slowBackend) {
+    await time("filter grid block3_conv1 64²: 64 filters batched, per filter-step", async () => {
+      const out = await filterPatterns(model, "block3_conv1", Array.from({ length: 64 }, (_, i) => i), {
+        size: 64,
+        steps: 10,
+      });
+      out.dispose();
+    }, { maxRuns: 1, budgetMs: 0, items: 640, unit: "filter-steps/s" });
+    await time("filter grid block3_conv1 64²: one filter at a time, per filter-step", async () => {
+      for (let f = 0; f < 8; f++) {
+        const out = await filterPatterns(model, "block3_conv1", [f], { size: 64, steps: 10 });
+        out.dispose();
+      }
+    }, { maxRuns: 1, budgetMs: 0, items: 80, unit: "filter-steps/s" });
+  }
+  model.dispose();
+}
+
+// 6. Grad-CAM on full VGG16 at 224²: forward, and the class score's gradient at block5_conv3.
+{
+  const model = vgg16({ includeTop: true });
+  const convModel = tf.model({ inputs: model.inputs, outputs: model.getLayer("block5_conv3").output });
+  const head = ["block5_pool", "flatten", "fc1", "fc2", "predictions"].map((n) => model.getLayer(n));
+  const image = tf.randomUniform([1, 224, 224, 3], -100, 150);
+  await time("Grad-CAM VGG16 224²", async () => {
+    const heatmap = tf.tidy(() => {
+      const conv = convModel.predict(image) as tf.Tensor;
+      const score = (c: tf.Tensor) => {
+        let x = c;
+        for (const l of head) x = l.apply(x) as tf.Tensor;
+        return tf.sum(tf.slice(x, [0, 386], [1, 1])) as tf.Scalar;
+      };
+      const grads = tf.grad(score)(conv);
+      const weights = tf.mean(grads, [0, 1, 2]);
+      return tf.relu(tf.sum(tf.mul(conv, weights), -1));
+    });
+    await heatmap.data();
+    heatmap.dispose();
+  }, { maxRuns: 3, budgetMs: 4000, flops: convFlops(model, "block5_conv3", [224, 224]) });
+  image.dispose();
+  model.dispose();
+}
+
+// 7. One class-maximisation step on the MNIST convnet (logit of class 3 w.r.t. the input).
+{
+  const model = mnistConvnet();
+  const logits = tf.model({ inputs: model.inputs, outputs: model.getLayer("dense_1").output });
+  const preds = model.getLayer("preds");
+  const x0 = tf.randomUniform([1, 28, 28, 1]);
+  await time("MNIST class-maximisation step", async () => {
+    const next = tf.tidy(() => {
+      const g = tf.grad((x: tf.Tensor) => {
+        const z = tf.matMul(logits.apply(x, { training: false }) as tf.Tensor2D, preds.getWeights()[0] as tf.Tensor2D);
+        return tf.sum(tf.slice(z, [0, 3], [1, 1])) as tf.Scalar;
+      })(x0);
+      return tf.add(x0, tf.mul(g, 0.1));
+    });
+    await next.data();
+    next.dispose();
+  });
+  x0.dispose();
+  model.dispose();
+}
+
+// 8. One training step of the seed convnet, batch 32.
+{
+  const model = bookConvnet();
+  model.compile({ optimizer: tf.train.rmsprop(1e-4), loss: "binaryCrossentropy", metrics: ["accuracy"] });
+  const x = tf.randomUniform([32, 150, 150, 3]);
+  const y = tf.tidy(() => tf.cast(tf.greater(tf.randomUniform([32, 1]), 0.5), "float32"));
+  await time("train step, seed convnet, batch 32", async () => {
+    await model.trainOnBatch(x, y);
+  }, { maxRuns: 5, budgetMs: 8000, items: 32, unit: "images/s", flops: 3 * 32 * convFlops(model, "conv2d_4", [150, 150]) });
+  tf.dispose([x, y]);
+  model.dispose();
+}
+
+console.log(JSON.stringify({ info, stock, results }));

@@ -1,0 +1,77 @@
+/**
+ * Fitting batched work into the WASM heap (4 GiB at most): estimate what one
+ * sample costs and split a batch into chunks that fit.
+ *
+ * @module
+ */
+import * as tf from "@tensorflow/tfjs";
+
+/** Bytes the wasm32 heap can grow to. */
+export const WASM_HEAP_LIMIT = 4 * 1024 ** 3;
+
+/** Output shapes (without batch) of `model.layers` up to `layer`, for an input of `inputSize`. */
+function shapesUpTo(
+  model: tf.LayersModel,
+  layer: tf.layers.Layer,
+  inputSize?: readonly [number, number],
+): number[][] {
+  const stop = model.layers.indexOf(layer);
+  const upto = (stop < 0 ? model.layers : model.layers.slice(0, stop + 1))
+    .filter((l) => l.getClassName() !== "InputLayer");
+  const declared = upto.map((l) =>
+    ((Array.isArray(l.outputShape[0]) ? l.outputShape[0] : l.outputShape) as (number | null)[])
+      .slice(1)
+  );
+  if (declared.every((s) => s.every((d) => d != null))) return declared as number[][];
+  // Spatial sizes are open (a fully convolutional model): run one zero sample to learn them.
+  const [, h, w, c] = model.inputs[0].shape;
+  const [height, width] = inputSize ?? [h ?? 224, w ?? 224];
+  const probe = tf.model({ inputs: model.inputs, outputs: upto.map((l) => l.output as tf.SymbolicTensor) });
+  return tf.tidy(() => {
+    const out = probe.predict(tf.zeros([1, height, width, c ?? 3]));
+    return (Array.isArray(out) ? out : [out]).map((t) => t.shape.slice(1));
+  });
+}
+
+/**
+ * Bytes one input sample needs for a forward and backward pass up to (and
+ * including) `layer`: every intermediate output kept for the backward pass,
+ * its gradient, and convolution scratch (transposed and padded copies).
+ *
+ * @example
+ * ```ts
+ * import { bookConvnet, bytesPerSample, initBackend } from "convscope";
+ * await initBackend();
+ * const model = bookConvnet();
+ * console.log(bytesPerSample(model, model.getLayer("conv2d_4")) > 1e6); // true
+ * ```
+ */
+export function bytesPerSample(
+  model: tf.LayersModel,
+  layer: tf.layers.Layer,
+  inputSize?: readonly [number, number],
+): number {
+  const sizes = shapesUpTo(model, layer, inputSize).map((s) => s.reduce((a, d) => a * d, 1));
+  const [, h, w, c] = model.inputs[0].shape;
+  const [height, width] = inputSize ?? [h ?? 224, w ?? 224];
+  const floats = sizes.reduce((a, b) => a + b, height * width * (c ?? 3));
+  const largest = Math.max(...sizes);
+  // Activations + their gradients, plus ~4 of the largest map for conv scratch.
+  return 4 * (2 * floats + 4 * largest);
+}
+
+/**
+ * The largest batch (≤ `wanted`) whose pass fits in the heap that is still
+ * free, keeping half of it as headroom for fragmentation and other work.
+ *
+ * @example
+ * ```ts
+ * import { largestFittingBatch } from "convscope";
+ * console.log(largestFittingBatch(64, 100e6)); // 64 or fewer, never below 1
+ * ```
+ */
+export function largestFittingBatch(wanted: number, bytesEach: number): number {
+  const used = tf.memory().numBytes;
+  const budget = (WASM_HEAP_LIMIT - used) * 0.5;
+  return Math.max(1, Math.min(wanted, Math.floor(budget / Math.max(1, bytesEach))));
+}

@@ -1,0 +1,221 @@
+/**
+ * Filter patterns: the input each convolution filter responds to most, found
+ * by gradient ascent in input space (Deep Learning with Python 5.4.2).
+ *
+ * @module
+ */
+import * as tf from "@tensorflow/tfjs";
+import { findLayer, type LayerSelector } from "../models/layers.ts";
+import { activationModel } from "./activations.ts";
+import { bytesPerSample, largestFittingBatch } from "../backend/memory.ts";
+import {
+  deprocessImage,
+  type GradientNormalization,
+  inChunks,
+  noiseImage,
+  normalizeGradient,
+} from "./gradient_ascent.ts";
+import { ProgressBar } from "../display/progress.ts";
+
+/** Every knob of the book's filter-visualisation recipe. */
+export interface FilterPatternOptions {
+  /** Side of the square input, pixels. Default 150 (the book's single pattern). */
+  size?: number;
+  /** Ascent steps. Default 40. */
+  steps?: number;
+  /** Step size (the book's `step`, 2nd edition's learning rate 10). Default 1. */
+  stepSize?: number;
+  /** Gradient normalisation: `"rms"` (1st ed., default), `"l2"` (2nd ed.) or `"none"`. */
+  normalize?: GradientNormalization;
+  /** Seed of the starting noise; each filter gets its own stream. Default 0. */
+  seed?: number;
+  /** Starting noise range. Default `[128, 148]`, the book's `random * 20 + 128`. */
+  initRange?: readonly [number, number];
+  /** A starting image `[size, size, c]` instead of noise. */
+  init?: tf.Tensor;
+  /** Ignore this many pixels at each edge of the activation in the loss (2nd ed.: 2). Default 0. */
+  border?: number;
+  /** Crop this many pixels from each edge of the result (2nd ed.: 25). Default 0. */
+  crop?: number;
+  /** Turns the optimised input into a picture: `"book"` (default), `"none"` (raw floats). */
+  deprocess?: "book" | "none";
+  /** Most images per forward/backward pass; default: as many as fit in memory. */
+  batchSize?: number;
+  /** Stops the ascent early; what was reached so far is returned. */
+  signal?: AbortSignal;
+  /** Called after each step with the mean loss of the images in the pass. */
+  onStep?: (step: number, loss: number) => void;
+  /** Show a progress bar (terminal) or a live output (notebook). Default false. */
+  progress?: boolean;
+}
+
+/**
+ * A model from an input of `[height, width]` to `layer`'s output. When the
+ * model's own input is fixed to another size, a chain of layers (a
+ * Sequential model) is re-applied to a new input of that size (convolutions
+ * do not care); other graphs must be used at their own size.
+ */
+function featureExtractor(
+  model: tf.LayersModel,
+  layer: tf.layers.Layer,
+  [height, width]: [number, number],
+): tf.LayersModel {
+  const shape = model.inputs[0].shape;
+  const fits = (shape[1] == null || shape[1] === height) && (shape[2] == null || shape[2] === width);
+  if (fits) return activationModel(model, [layer.name]);
+  if (!(model instanceof tf.Sequential)) {
+    throw new Error(
+      `Model "${model.name}" takes ${shape[1]}×${shape[2]} inputs; use size ${shape[1]} ` +
+        "(only Sequential models can be re-applied at another size)",
+    );
+  }
+  const input = tf.input({ shape: [height, width, shape[3] ?? 3] });
+  let x: tf.SymbolicTensor = input;
+  for (const l of model.layers) {
+    x = l.apply(x) as tf.SymbolicTensor;
+    if (l === layer) break;
+  }
+  return tf.model({ inputs: input, outputs: x, name: `${model.name}_${layer.name}_${height}x${width}` });
+}
+
+function validateFilters(layer: tf.layers.Layer, filters: readonly number[]): number {
+  const shape = layer.outputShape as (number | null)[];
+  if (shape.length !== 4) {
+    throw new Error(
+      `Layer "${layer.name}" (${layer.getClassName()}) outputs shape [${shape}], not feature maps: ` +
+        "filter patterns need a convolution or pooling layer",
+    );
+  }
+  const channels = shape[3]!;
+  for (const f of filters) {
+    if (!Number.isInteger(f) || f < 0 || f >= channels) {
+      throw new Error(
+        `Filter ${f} is out of range: layer "${layer.name}" has ${channels} filters (0–${channels - 1})`,
+      );
+    }
+  }
+  return channels;
+}
+
+/**
+ * Gradient ascent for many filters of one layer, one image per filter,
+ * several images per forward/backward pass (loss = Σ each image's own filter
+ * mean). Images never interact, so each equals a one-at-a-time run with the
+ * same seed. Returns `[n, size, size, c]`: deprocessed int32 pixels (default)
+ * or the raw inputs.
+ *
+ * @example
+ * ```ts
+ * import { bookConvnet, filterPatterns, initBackend } from "convscope";
+ * await initBackend();
+ * const patterns = await filterPatterns(bookConvnet(), "conv2d_1", [0, 1, 2], { size: 64 });
+ * console.log(patterns.shape); // [3, 64, 64, 3]
+ * ```
+ */
+export async function filterPatterns(
+  model: tf.LayersModel,
+  layerSelector: LayerSelector,
+  filters: readonly number[],
+  options: FilterPatternOptions = {},
+): Promise<tf.Tensor4D> {
+  const layer = findLayer(model, layerSelector);
+  const channels = validateFilters(layer, filters);
+  const inputShape = model.inputs[0].shape.slice(1) as (number | null)[];
+  const depth = inputShape[2] ?? 3;
+  const size = options.size ?? inputShape[0] ?? 150;
+  const [height, width] = [size, size];
+  const extractor = featureExtractor(model, layer, [height, width]);
+  const steps = options.steps ?? 40;
+  const stepSize = options.stepSize ?? 1;
+  const border = options.border ?? 0;
+  const seed = options.seed ?? 0;
+  const [low, high] = options.initRange ?? [128, 148];
+  const chunk = options.batchSize ??
+    largestFittingBatch(filters.length, bytesPerSample(extractor, extractor.layers.at(-1)!, [height, width]));
+  const bar = options.progress
+    ? new ProgressBar({ total: steps * Math.ceil(filters.length / chunk), label: `${layer.name}` })
+    : undefined;
+
+  const raw = await inChunks(filters.length, chunk, async (start, end) => {
+    const mine = filters.slice(start, end);
+    let x = tf.tidy(() =>
+      tf.concat(
+        mine.map((f) =>
+          options.init
+            ? tf.cast(options.init, "float32").reshape([1, height, width, depth])
+            : noiseImage([height, width, depth], seed * 100_003 + f, { low, high })
+        ),
+        0,
+      )
+    );
+    const mask = tf.tidy(() =>
+      tf.oneHot(tf.tensor1d(mine, "int32"), channels).toFloat().reshape([mine.length, 1, 1, channels])
+    );
+    const loss = (input: tf.Tensor) => {
+      const out = extractor.apply(input, { training: false }) as tf.Tensor4D;
+      const [, h, w] = out.shape;
+      const inner = border > 0
+        ? tf.slice(out, [0, border, border, 0], [-1, h - 2 * border, w - 2 * border, -1])
+        : out;
+      const area = (h - 2 * border) * (w - 2 * border);
+      return tf.div(tf.sum(tf.mul(inner, mask)), area) as tf.Scalar;
+    };
+    const valueAndGrad = tf.valueAndGrad(loss);
+    try {
+      for (let step = 0; step < steps; step++) {
+        if (options.signal?.aborted) break;
+        const [next, value] = tf.tidy(() => {
+          const { value, grad } = valueAndGrad(x);
+          return [tf.add(x, tf.mul(normalizeGradient(grad, options.normalize ?? "rms"), stepSize)), value];
+        });
+        x.dispose();
+        x = next;
+        const meanLoss = (await value.data())[0] / mine.length;
+        value.dispose();
+        options.onStep?.(step, meanLoss);
+        bar?.tick({ loss: meanLoss });
+        // Let timers and abort handlers run between steps.
+        await new Promise((resolve) => setTimeout(resolve, 0));
+      }
+    } finally {
+      mask.dispose();
+    }
+    return x;
+  });
+  bar?.done();
+  const crop = options.crop ?? 0;
+  return tf.tidy(() => {
+    const cropped = crop > 0
+      ? tf.slice(raw, [0, crop, crop, 0], [-1, height - 2 * crop, width - 2 * crop, -1])
+      : raw;
+    const result = options.deprocess === "none" ? cropped.clone() : deprocessImage(cropped);
+    raw.dispose();
+    return result as tf.Tensor4D;
+  });
+}
+
+/**
+ * The pattern one filter responds to most: the book's `generate_pattern`.
+ * Returns `[size, size, c]` int32 pixels 0–255 (or raw floats with
+ * `deprocess: "none"`).
+ *
+ * @example
+ * ```ts
+ * import { filterPattern, imshow, initBackend, vgg16 } from "convscope";
+ * await initBackend();
+ * const model = vgg16({ includeTop: false, inputShape: [150, 150, 3] });
+ * const pattern = await filterPattern(model, "block3_conv1", 0);
+ * await imshow(pattern, { title: "block3_conv1, filter 0" }).save("out/pattern.png");
+ * ```
+ */
+export async function filterPattern(
+  model: tf.LayersModel,
+  layer: LayerSelector,
+  filter: number,
+  options: FilterPatternOptions = {},
+): Promise<tf.Tensor3D> {
+  const batch = await filterPatterns(model, layer, [filter], options);
+  const single = tf.squeeze(batch, [0]) as tf.Tensor3D;
+  batch.dispose();
+  return single;
+}
