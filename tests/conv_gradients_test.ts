@@ -112,3 +112,58 @@ Deno.test("conv2d gradients on wasm leak neither tensors nor wasm heap", () => {
   x.dispose();
   w.dispose();
 });
+
+Deno.test("max-pool gradient on wasm matches the cpu backend, ties and padding included", async () => {
+  const r = rng(99);
+  const cases: [number[], number | [number, number], number | [number, number], "valid" | "same"][] = [
+    [[2, 8, 8, 3], 2, 2, "valid"],
+    [[1, 9, 7, 5], 3, 2, "same"],
+    [[1, 6, 6, 2], [2, 3], [1, 2], "valid"],
+    [[3, 5, 5, 4], 2, 1, "same"],
+  ];
+  for (const [shape, size, stride, pad] of cases) {
+    // Quantised values make ties common; the first maximum must win, as on cpu.
+    const values = Float32Array.from({ length: shape.reduce((a, b) => a * b) }, () => Math.floor(r() * 4));
+    const run = () =>
+      tf.tidy(() => {
+        const x = tf.tensor4d(values, shape as [number, number, number, number]);
+        const g = tf.grad((t: tf.Tensor) => {
+          const y = tf.maxPool(t as tf.Tensor4D, size, stride, pad);
+          return tf.sum(tf.mul(y, tf.range(1, y.size + 1).reshape(y.shape)));
+        })(x);
+        return g.dataSync() as Float32Array;
+      });
+    await tf.setBackend("cpu");
+    const expected = run();
+    await tf.setBackend("wasm");
+    assertEquals([...run()], [...expected], JSON.stringify([shape, size, stride, pad]));
+  }
+});
+
+Deno.test("flipped filters are cached per weight buffer and freed with it; training leaks nothing", async () => {
+  const { cachedFlippedFilters } = await import("../src/backend/conv_gradients.ts");
+  const model = tf.sequential({
+    layers: [
+      tf.layers.conv2d({ inputShape: [12, 12, 3], filters: 4, kernelSize: 3, activation: "relu" }),
+      tf.layers.conv2d({ filters: 4, kernelSize: 3, activation: "relu" }),
+      tf.layers.flatten(),
+      tf.layers.dense({ units: 1, activation: "sigmoid" }),
+    ],
+  });
+  model.compile({ optimizer: tf.train.sgd(0.1), loss: "binaryCrossentropy" });
+  const x = tf.randomNormal([8, 12, 12, 3]);
+  const y = tf.ones([8, 1]);
+  const losses: number[] = [];
+  await model.trainOnBatch(x, y);
+  const tensors = tf.memory().numTensors;
+  const dataIds = (tf.backend() as unknown as { numDataIds(): number }).numDataIds();
+  for (let i = 0; i < 30; i++) losses.push(await model.trainOnBatch(x, y) as number);
+  assertEquals(tf.memory().numTensors, tensors);
+  assertEquals((tf.backend() as unknown as { numDataIds(): number }).numDataIds(), dataIds);
+  // Only the second conv's input gradient is needed: one live flipped filter at most.
+  assert(cachedFlippedFilters() <= 1, `${cachedFlippedFilters()} cached`);
+  assert(losses.at(-1)! < losses[0], `loss went from ${losses[0]} to ${losses.at(-1)}`);
+  tf.dispose([x, y]);
+  model.dispose();
+  assertEquals(cachedFlippedFilters(), 0);
+});

@@ -41,6 +41,12 @@ export interface BackendInfo {
 }
 
 let current: { key: string; info: BackendInfo } | undefined;
+
+/** tfjs's cpu backend greets Node-like runtimes with advice about tfjs-node; convscope does not need it. */
+function silenceCpuBanner(): void {
+  const cpu = tf.engine().findBackend("cpu") as { firstUse?: boolean } | null;
+  if (cpu) cpu.firstUse = false;
+}
 let wasmStarted = false;
 
 /**
@@ -65,6 +71,7 @@ export async function initBackend(
     ? 1
     : Math.max(1, Math.floor(options.threads ?? os.cpus().length));
   const key = `${backend}:${wanted}:${options.fastInputGradient ?? true}`;
+  silenceCpuBanner();
   if (current?.key === key && tf.getBackend() === backend) return current.info;
   if (backend === "cpu") {
     await tf.setBackend("cpu");

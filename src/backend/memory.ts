@@ -9,6 +9,8 @@ import * as tf from "@tensorflow/tfjs";
 /** Bytes the wasm32 heap can grow to. */
 export const WASM_HEAP_LIMIT = 4 * 1024 ** 3;
 
+const probed = new WeakMap<tf.LayersModel, Map<string, number[][]>>();
+
 /** Output shapes (without batch) of `model.layers` up to `layer`, for an input of `inputSize`. */
 function shapesUpTo(
   model: tf.LayersModel,
@@ -23,14 +25,21 @@ function shapesUpTo(
       .slice(1)
   );
   if (declared.every((s) => s.every((d) => d != null))) return declared as number[][];
-  // Spatial sizes are open (a fully convolutional model): run one zero sample to learn them.
+  // Spatial sizes are open (a fully convolutional model): run one zero sample to learn them, once.
   const [, h, w, c] = model.inputs[0].shape;
   const [height, width] = inputSize ?? [h ?? 224, w ?? 224];
+  const key = `${layer.name}@${height}x${width}`;
+  let known = probed.get(model);
+  if (!known) probed.set(model, known = new Map());
+  const hit = known.get(key);
+  if (hit) return hit;
   const probe = tf.model({ inputs: model.inputs, outputs: upto.map((l) => l.output as tf.SymbolicTensor) });
-  return tf.tidy(() => {
+  const shapes = tf.tidy(() => {
     const out = probe.predict(tf.zeros([1, height, width, c ?? 3]));
     return (Array.isArray(out) ? out : [out]).map((t) => t.shape.slice(1));
   });
+  known.set(key, shapes);
+  return shapes;
 }
 
 /**

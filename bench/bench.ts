@@ -1,0 +1,90 @@
+/**
+ * `deno task bench`: every workload on `cpu`, `wasm` with 1 thread, `wasm`
+ * with all threads (and the stock wasm input gradient for the ascent steps),
+ * plus PyTorch on the same machine when Debian's python3-torch is present,
+ * printed side by side from one run. Each configuration runs in its own
+ * process, one after the other, so they never compete for the cores.
+ *
+ * Flags: --quick (fewer repetitions), --skip-cpu, --skip-torch.
+ *
+ * @module
+ */
+import os from "node:os";
+import type { Result } from "./workloads.ts";
+
+interface Run {
+  label: string;
+  results: Result[];
+}
+
+const quick = Deno.args.includes("--quick");
+const threads = os.cpus().length;
+const here = new URL(".", import.meta.url).pathname;
+
+async function run(label: string, command: string, args: string[]): Promise<Run> {
+  console.error(`== ${label}`);
+  const out = await new Deno.Command(command, {
+    args: [...args, ...(quick ? ["--quick"] : [])],
+    stdout: "piped",
+    stderr: "inherit",
+    env: { NO_COLOR: "1" },
+  }).output();
+  const text = new TextDecoder().decode(out.stdout).trim().split("\n").at(-1) ?? "";
+  if (!out.success) throw new Error(`${label} failed (exit ${out.code})`);
+  return { label, results: JSON.parse(text).results };
+}
+
+const deno = Deno.execPath();
+const workloads = `${here}workloads.ts`;
+const runs: Run[] = [];
+runs.push(await run(`wasm ${threads} threads`, deno, ["run", "-A", workloads, "--backend", "wasm", "--threads", String(threads)]));
+runs.push(await run("wasm 1 thread", deno, ["run", "-A", workloads, "--backend", "wasm", "--threads", "1"]));
+runs.push(
+  await run(`wasm ${threads} thr., stock ∂input`, deno, [
+    "run", "-A", workloads, "--backend", "wasm", "--threads", String(threads), "--stock-input-gradient",
+    "--only", "ascent step VGG16|Grad-CAM|MNIST",
+  ]),
+);
+if (!Deno.args.includes("--skip-cpu")) {
+  runs.push(await run("cpu (JS)", deno, ["run", "-A", workloads, "--backend", "cpu"]));
+}
+let torch: Run | undefined;
+if (!Deno.args.includes("--skip-torch")) {
+  const probe = await new Deno.Command("/usr/bin/python3", { args: ["-c", "import torch"], stderr: "null" })
+    .output().catch(() => undefined);
+  if (probe?.success) {
+    torch = await run(`PyTorch ${threads} threads`, "/usr/bin/python3", [`${here}torch_reference.py`, String(threads)]);
+    runs.push(torch);
+  } else {
+    console.error("(python3-torch not installed: no PyTorch column; apt-get install python3-torch to add it)");
+  }
+}
+
+const names = [...new Set(runs.flatMap((r) => r.results.map((x) => x.name)))];
+const cell = (r: Result | undefined) => {
+  if (!r) return "—";
+  if (!Number.isFinite(r.ms)) return "skipped";
+  let s = r.ms >= 100 ? r.ms.toFixed(0) : r.ms.toFixed(1);
+  s += " ms";
+  if (r.gflops) s += ` ${r.gflops.toFixed(1)} GF/s`;
+  if (r.perSecond && r.unit) s += ` ${r.perSecond.toFixed(1)} ${r.unit.replace("/s", "")}/s`;
+  return s;
+};
+const header = ["workload", ...runs.map((r) => r.label), ...(torch ? [`${runs[0].label} ÷ PyTorch`] : [])];
+const rows = names.map((name) => {
+  const cells = runs.map((r) => cell(r.results.find((x) => x.name === name)));
+  if (torch) {
+    const ours = runs[0].results.find((x) => x.name === name);
+    const ref = torch.results.find((x) => x.name === name);
+    cells.push(ours && ref && Number.isFinite(ours.ms) ? `${(ours.ms / ref.ms).toFixed(2)}×` : "—");
+  }
+  return [name, ...cells];
+});
+const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
+const line = (cols: string[]) => "| " + cols.map((c, i) => c.padEnd(widths[i])).join(" | ") + " |";
+console.log(line(header));
+console.log("|" + widths.map((w) => "-".repeat(w + 2)).join("|") + "|");
+for (const r of rows) console.log(line(r));
+console.log(
+  "\nms: median wall time. GF/s: convolution FLOPs (multiply-adds × 2) per second; ascent steps count forward + input gradient, training forward + both gradients (×3).",
+);

@@ -1,0 +1,99 @@
+import {
+  bookConvnet,
+  deprocessImage,
+  filterPatterns,
+  initBackend,
+  normalizeGradient,
+  tf,
+  vgg16,
+} from "../mod.ts";
+import { assert, assertAlmostEquals, assertEquals, assertRejects } from "./assert.ts";
+
+await initBackend();
+
+Deno.test("gradient normalisation: per-sample RMS (1st ed.) and L2 (2nd ed.)", () => {
+  const g = tf.tensor4d([3, 4, 0, 0, 1, 1, 1, 1], [2, 1, 2, 2]);
+  const rms = normalizeGradient(g, "rms").arraySync() as number[][][][];
+  // Sample 0: sqrt(mean([9, 16, 0, 0])) = 2.5; sample 1: 1.
+  assertAlmostEquals(rms[0][0][0][0], 3 / (2.5 + 1e-5), 1e-6);
+  assertAlmostEquals(rms[1][0][1][1], 1 / (1 + 1e-5), 1e-6);
+  const l2 = normalizeGradient(g, "l2").arraySync() as number[][][][];
+  assertAlmostEquals(l2[0][0][0][1], 0.8, 1e-6);
+  assertAlmostEquals(l2[1][0][0][0], 0.5, 1e-6);
+  g.dispose();
+});
+
+Deno.test("deprocess: the book's (x - mean) / (std + 1e-5) * 0.1 + 0.5, clipped, × 255, truncated", () => {
+  const x = tf.tensor4d([0, 10, 20, 30], [1, 2, 2, 1]);
+  const mean = 15, std = Math.sqrt(125);
+  const expected = [0, 10, 20, 30].map((v) =>
+    Math.floor(Math.min(1, Math.max(0, (v - mean) / (std + 1e-5) * 0.1 + 0.5)) * 255)
+  );
+  assertEquals([...deprocessImage(x).dataSync()], expected);
+  x.dispose();
+});
+
+Deno.test("gradient ascent increases the target filter's mean activation", async () => {
+  const model = vgg16({ includeTop: false, seed: 3 });
+  const mean = (x: tf.Tensor) =>
+    tf.tidy(() => {
+      const out = tf.model({ inputs: model.inputs, outputs: model.getLayer("block2_conv1").output })
+        .predict(x) as tf.Tensor;
+      return tf.mean(tf.slice(out, [0, 0, 0, 5], [-1, -1, -1, 1])).dataSync()[0];
+    });
+  const start = tf.randomUniform([1, 48, 48, 3], 128, 148, "float32", 5 * 100_003 + 5);
+  const raw = await filterPatterns(model, "block2_conv1", [5], { size: 48, steps: 10, seed: 5, deprocess: "none" });
+  const before = mean(start), after = mean(raw);
+  assert(after > before * 2 + 1e-3, `activation went from ${before} to ${after}`);
+  tf.dispose([start, raw]);
+});
+
+Deno.test("batched ascent gives the same pixels as one filter at a time, and chunking changes nothing", async () => {
+  const model = bookConvnet();
+  const filters = [0, 3, 7, 12];
+  const opts = { size: 150, steps: 5, seed: 11 };
+  const batched = await filterPatterns(model, "conv2d_2", filters, opts);
+  const chunked = await filterPatterns(model, "conv2d_2", filters, { ...opts, batchSize: 3 });
+  const single = await Promise.all(filters.map((f) => filterPatterns(model, "conv2d_2", [f], opts)));
+  const joined = tf.concat(single, 0);
+  const diff = (a: tf.Tensor, b: tf.Tensor) => tf.tidy(() => tf.max(tf.abs(tf.sub(a, b))).dataSync()[0]);
+  // Pixels are integers 0–255; float sums in another batch layout may move one by a level.
+  assert(diff(batched, joined) <= 1, `batched vs single differ by ${diff(batched, joined)}`);
+  assertEquals(diff(batched, chunked), 0);
+  tf.dispose([batched, chunked, joined, ...single]);
+});
+
+Deno.test("bad layer names and filter indices are named in the error", async () => {
+  const model = bookConvnet();
+  await assertRejects(() => filterPatterns(model, "conv2d_9", [0]), 'No layer named "conv2d_9"');
+  await assertRejects(() => filterPatterns(model, "conv2d_1", [32]), "Filter 32 is out of range: layer \"conv2d_1\" has 32 filters");
+  await assertRejects(() => filterPatterns(model, "dense_1", [0]), "not feature maps");
+});
+
+Deno.test("1,000 ascent steps keep the tensor count flat; abort returns what was reached", async () => {
+  const model = bookConvnet();
+  const before = tf.memory().numTensors;
+  let steps = 0;
+  let during = 0;
+  const out = await filterPatterns(model, "conv2d_1", [1], {
+    size: 150,
+    steps: 1000,
+    onStep: () => {
+      steps++;
+      if (steps === 1) during = tf.memory().numTensors;
+      else assertEquals(tf.memory().numTensors, during, `step ${steps}`);
+    },
+  });
+  assertEquals(steps, 1000);
+  out.dispose();
+  assertEquals(tf.memory().numTensors, before);
+  const controller = new AbortController();
+  const partial = await filterPatterns(model, "conv2d_1", [1], {
+    steps: 1000,
+    signal: controller.signal,
+    onStep: (step) => step === 9 && controller.abort(),
+  });
+  assertEquals(partial.shape, [1, 150, 150, 3]);
+  partial.dispose();
+  assertEquals(tf.memory().numTensors, before);
+});
