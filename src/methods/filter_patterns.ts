@@ -16,6 +16,9 @@ import {
   normalizeGradient,
 } from "./gradient_ascent.ts";
 import { ProgressBar } from "../display/progress.ts";
+import { type Raster, tileRasters } from "../plot/raster.ts";
+import { imageFigure } from "../plot/axes.ts";
+import type { Figure } from "../plot/figure.ts";
 
 /** Every knob of the book's filter-visualisation recipe. */
 export interface FilterPatternOptions {
@@ -114,11 +117,13 @@ function validateFilters(layer: tf.layers.Layer, filters: readonly number[]): nu
  */
 export async function filterPatterns(
   model: tf.LayersModel,
-  layerSelector: LayerSelector,
+  layerSelector: LayerSelector | tf.layers.Layer,
   filters: readonly number[],
   options: FilterPatternOptions = {},
 ): Promise<tf.Tensor4D> {
-  const layer = findLayer(model, layerSelector);
+  const layer = typeof layerSelector === "object"
+    ? layerSelector
+    : findLayer(model, layerSelector);
   const channels = validateFilters(layer, filters);
   const inputShape = model.inputs[0].shape.slice(1) as (number | null)[];
   const depth = inputShape[2] ?? 3;
@@ -218,4 +223,65 @@ export async function filterPattern(
   const single = tf.squeeze(batch, [0]) as tf.Tensor3D;
   batch.dispose();
   return single;
+}
+
+/** Layout of {@linkcode filterGrid}. */
+export interface FilterGridOptions extends FilterPatternOptions {
+  /** How many filters, from `first`. Default 64. */
+  filters?: number;
+  /** First filter index. Default 0. */
+  first?: number;
+  /** Tiles per row. Default 8. */
+  cols?: number;
+  /** Pixels between tiles (black, as in the book). Default 5. */
+  margin?: number;
+  /** `"row"` (default) or `"column"` (the 1st edition's `i + j * 8` order). */
+  order?: "row" | "column";
+  /** Title; default `"<layer>: filters a–b"`. */
+  title?: string;
+}
+
+/**
+ * The book's filter grid: the patterns of the first 64 filters of a layer,
+ * 8 per row, 64-px tiles with 5-px margins, computed in batches.
+ *
+ * @example
+ * ```ts
+ * import { bookConvnet, filterGrid, initBackend } from "convscope";
+ * await initBackend();
+ * const fig = await filterGrid(bookConvnet(), "conv2d_1", { filters: 16, cols: 4, steps: 20 });
+ * await fig.save("out/filters_conv2d_1.png");
+ * ```
+ */
+export async function filterGrid(
+  model: tf.LayersModel,
+  layer: LayerSelector,
+  options: FilterGridOptions = {},
+): Promise<Figure> {
+  const target = findLayer(model, layer);
+  const channels = (target.outputShape as number[])[3];
+  const first = options.first ?? 0;
+  const count = Math.min(options.filters ?? 64, Math.max(0, channels - first));
+  const filters = Array.from({ length: count }, (_, i) => first + i);
+  const size = options.size ?? 64;
+  const patterns = await filterPatterns(model, target, filters, { ...options, size });
+  const [, h, w, c] = patterns.shape;
+  const pixels = await patterns.data();
+  patterns.dispose();
+  const tiles: Raster[] = filters.map((_, i) => {
+    const data = new Uint8Array(h * w * 3);
+    for (let p = 0; p < h * w; p++) {
+      for (let k = 0; k < 3; k++) data[p * 3 + k] = pixels[(i * h * w + p) * c + (c === 3 ? k : 0)];
+    }
+    return { width: w, height: h, data };
+  });
+  const grid = tileRasters(tiles, {
+    cols: options.cols ?? 8,
+    gap: options.margin ?? 5,
+    background: [0, 0, 0],
+    order: options.order,
+  });
+  return imageFigure(grid, {
+    title: options.title ?? `${target.name}: filters ${first}–${first + count - 1}`,
+  });
 }
