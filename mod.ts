@@ -44,3 +44,8 @@ export * from "./src/display/progress.ts";
  * ```
  */
 export * as tf from "@tensorflow/tfjs";
+export * from "./src/data/random.ts";
+export * from "./src/data/augment.ts";
+export * from "./src/data/dataset.ts";
+export * from "./src/models/save.ts";
+export * from "./src/train/fit.ts";

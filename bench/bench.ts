@@ -37,12 +37,32 @@ async function run(label: string, command: string, args: string[]): Promise<Run>
 const deno = Deno.execPath();
 const workloads = `${here}workloads.ts`;
 const runs: Run[] = [];
-runs.push(await run(`wasm ${threads} threads`, deno, ["run", "-A", workloads, "--backend", "wasm", "--threads", String(threads)]));
-runs.push(await run("wasm 1 thread", deno, ["run", "-A", workloads, "--backend", "wasm", "--threads", "1"]));
+runs.push(
+  await run(`wasm ${threads} threads`, deno, [
+    "run",
+    "-A",
+    workloads,
+    "--backend",
+    "wasm",
+    "--threads",
+    String(threads),
+  ]),
+);
+runs.push(
+  await run("wasm 1 thread", deno, ["run", "-A", workloads, "--backend", "wasm", "--threads", "1"]),
+);
 runs.push(
   await run(`wasm ${threads} thr., stock ∂input`, deno, [
-    "run", "-A", workloads, "--backend", "wasm", "--threads", String(threads), "--stock-input-gradient",
-    "--only", "ascent step VGG16|Grad-CAM|MNIST",
+    "run",
+    "-A",
+    workloads,
+    "--backend",
+    "wasm",
+    "--threads",
+    String(threads),
+    "--stock-input-gradient",
+    "--only",
+    "ascent step VGG16|Grad-CAM|MNIST",
   ]),
 );
 if (!Deno.args.includes("--skip-cpu")) {
@@ -50,13 +70,21 @@ if (!Deno.args.includes("--skip-cpu")) {
 }
 let torch: Run | undefined;
 if (!Deno.args.includes("--skip-torch")) {
-  const probe = await new Deno.Command("/usr/bin/python3", { args: ["-c", "import torch"], stderr: "null" })
+  const probe = await new Deno.Command("/usr/bin/python3", {
+    args: ["-c", "import torch"],
+    stderr: "null",
+  })
     .output().catch(() => undefined);
   if (probe?.success) {
-    torch = await run(`PyTorch ${threads} threads`, "/usr/bin/python3", [`${here}torch_reference.py`, String(threads)]);
+    torch = await run(`PyTorch ${threads} threads`, "/usr/bin/python3", [
+      `${here}torch_reference.py`,
+      String(threads),
+    ]);
     runs.push(torch);
   } else {
-    console.error("(python3-torch not installed: no PyTorch column; apt-get install python3-torch to add it)");
+    console.error(
+      "(python3-torch not installed: no PyTorch column; apt-get install python3-torch to add it)",
+    );
   }
 }
 
@@ -70,7 +98,11 @@ const cell = (r: Result | undefined) => {
   if (r.perSecond && r.unit) s += ` ${r.perSecond.toFixed(1)} ${r.unit.replace("/s", "")}/s`;
   return s;
 };
-const header = ["workload", ...runs.map((r) => r.label), ...(torch ? [`${runs[0].label} ÷ PyTorch`] : [])];
+const header = [
+  "workload",
+  ...runs.map((r) => r.label),
+  ...(torch ? [`${runs[0].label} ÷ PyTorch`] : []),
+];
 const rows = names.map((name) => {
   const cells = runs.map((r) => cell(r.results.find((x) => x.name === name)));
   if (torch) {

@@ -160,7 +160,11 @@ console.error(`${backend}${stock ? " (stock input gradient)" : ""}: ${JSON.strin
     const layer = `block${block}_conv1`;
     const flops = 2 * convFlops(model, layer, [150, 150]);
     await time(`ascent step VGG16 → ${layer} 150², batch 1`, async () => {
-      const out = await filterPatterns(model, layer, [0], { size: 150, steps: 1, deprocess: "none" });
+      const out = await filterPatterns(model, layer, [0], {
+        size: 150,
+        steps: 1,
+        deprocess: "none",
+      });
       await out.data();
       out.dispose();
     }, { flops, maxRuns: 5, budgetMs: 5000 });
@@ -186,10 +190,15 @@ console.error(`${backend}${stock ? " (stock input gradient)" : ""}: ${JSON.strin
   // 5. Batched vs one at a time: block3_conv1 at 64², per filter-step.
   if (!slowBackend) {
     await time("filter grid block3_conv1 64²: 64 filters batched, per filter-step", async () => {
-      const out = await filterPatterns(model, "block3_conv1", Array.from({ length: 64 }, (_, i) => i), {
-        size: 64,
-        steps: 10,
-      });
+      const out = await filterPatterns(
+        model,
+        "block3_conv1",
+        Array.from({ length: 64 }, (_, i) => i),
+        {
+          size: 64,
+          steps: 10,
+        },
+      );
       out.dispose();
     }, { maxRuns: 1, budgetMs: 0, items: 640, unit: "filter-steps/s" });
     await time("filter grid block3_conv1 64²: one filter at a time, per filter-step", async () => {
@@ -205,8 +214,13 @@ console.error(`${backend}${stock ? " (stock input gradient)" : ""}: ${JSON.strin
 // 6. Grad-CAM on full VGG16 at 224²: forward, and the class score's gradient at block5_conv3.
 {
   const model = vgg16({ includeTop: true });
-  const convModel = tf.model({ inputs: model.inputs, outputs: model.getLayer("block5_conv3").output });
-  const head = ["block5_pool", "flatten", "fc1", "fc2", "predictions"].map((n) => model.getLayer(n));
+  const convModel = tf.model({
+    inputs: model.inputs,
+    outputs: model.getLayer("block5_conv3").output,
+  });
+  const head = ["block5_pool", "flatten", "fc1", "fc2", "predictions"].map((n) =>
+    model.getLayer(n)
+  );
   const image = tf.randomUniform([1, 224, 224, 3], -100, 150);
   await time("Grad-CAM VGG16 224²", async () => {
     const heatmap = tf.tidy(() => {
@@ -236,7 +250,10 @@ console.error(`${backend}${stock ? " (stock input gradient)" : ""}: ${JSON.strin
   await time("MNIST class-maximisation step", async () => {
     const next = tf.tidy(() => {
       const g = tf.grad((x: tf.Tensor) => {
-        const z = tf.matMul(logits.apply(x, { training: false }) as tf.Tensor2D, preds.getWeights()[0] as tf.Tensor2D);
+        const z = tf.matMul(
+          logits.apply(x, { training: false }) as tf.Tensor2D,
+          preds.getWeights()[0] as tf.Tensor2D,
+        );
         return tf.sum(tf.slice(z, [0, 3], [1, 1])) as tf.Scalar;
       })(x0);
       return tf.add(x0, tf.mul(g, 0.1));
@@ -251,12 +268,22 @@ console.error(`${backend}${stock ? " (stock input gradient)" : ""}: ${JSON.strin
 // 8. One training step of the seed convnet, batch 32.
 {
   const model = bookConvnet();
-  model.compile({ optimizer: tf.train.rmsprop(1e-4), loss: "binaryCrossentropy", metrics: ["accuracy"] });
+  model.compile({
+    optimizer: tf.train.rmsprop(1e-4),
+    loss: "binaryCrossentropy",
+    metrics: ["accuracy"],
+  });
   const x = tf.randomUniform([32, 150, 150, 3]);
   const y = tf.tidy(() => tf.cast(tf.greater(tf.randomUniform([32, 1]), 0.5), "float32"));
   await time("train step, seed convnet, batch 32", async () => {
     await model.trainOnBatch(x, y);
-  }, { maxRuns: 5, budgetMs: 8000, items: 32, unit: "images/s", flops: 3 * 32 * convFlops(model, "conv2d_4", [150, 150]) });
+  }, {
+    maxRuns: 5,
+    budgetMs: 8000,
+    items: 32,
+    unit: "images/s",
+    flops: 3 * 32 * convFlops(model, "conv2d_4", [150, 150]),
+  });
   tf.dispose([x, y]);
   model.dispose();
 }

@@ -115,7 +115,12 @@ Deno.test("conv2d gradients on wasm leak neither tensors nor wasm heap", () => {
 
 Deno.test("max-pool gradient on wasm matches the cpu backend, ties and padding included", async () => {
   const r = rng(99);
-  const cases: [number[], number | [number, number], number | [number, number], "valid" | "same"][] = [
+  const cases: [
+    number[],
+    number | [number, number],
+    number | [number, number],
+    "valid" | "same",
+  ][] = [
     [[2, 8, 8, 3], 2, 2, "valid"],
     [[1, 9, 7, 5], 3, 2, "same"],
     [[1, 6, 6, 2], [2, 3], [1, 2], "valid"],
@@ -123,7 +128,10 @@ Deno.test("max-pool gradient on wasm matches the cpu backend, ties and padding i
   ];
   for (const [shape, size, stride, pad] of cases) {
     // Quantised values make ties common; the first maximum must win, as on cpu.
-    const values = Float32Array.from({ length: shape.reduce((a, b) => a * b) }, () => Math.floor(r() * 4));
+    const values = Float32Array.from(
+      { length: shape.reduce((a, b) => a * b) },
+      () => Math.floor(r() * 4),
+    );
     const run = () =>
       tf.tidy(() => {
         const x = tf.tensor4d(values, shape as [number, number, number, number]);

@@ -42,7 +42,12 @@ Deno.test("gradient ascent increases the target filter's mean activation", async
       return tf.mean(tf.slice(out, [0, 0, 0, 5], [-1, -1, -1, 1])).dataSync()[0];
     });
   const start = tf.randomUniform([1, 48, 48, 3], 128, 148, "float32", 5 * 100_003 + 5);
-  const raw = await filterPatterns(model, "block2_conv1", [5], { size: 48, steps: 10, seed: 5, deprocess: "none" });
+  const raw = await filterPatterns(model, "block2_conv1", [5], {
+    size: 48,
+    steps: 10,
+    seed: 5,
+    deprocess: "none",
+  });
   const before = mean(start), after = mean(raw);
   assert(after > before * 2 + 1e-3, `activation went from ${before} to ${after}`);
   tf.dispose([start, raw]);
@@ -54,9 +59,12 @@ Deno.test("batched ascent gives the same pixels as one filter at a time, and chu
   const opts = { size: 150, steps: 5, seed: 11 };
   const batched = await filterPatterns(model, "conv2d_2", filters, opts);
   const chunked = await filterPatterns(model, "conv2d_2", filters, { ...opts, batchSize: 3 });
-  const single = await Promise.all(filters.map((f) => filterPatterns(model, "conv2d_2", [f], opts)));
+  const single = await Promise.all(
+    filters.map((f) => filterPatterns(model, "conv2d_2", [f], opts)),
+  );
   const joined = tf.concat(single, 0);
-  const diff = (a: tf.Tensor, b: tf.Tensor) => tf.tidy(() => tf.max(tf.abs(tf.sub(a, b))).dataSync()[0]);
+  const diff = (a: tf.Tensor, b: tf.Tensor) =>
+    tf.tidy(() => tf.max(tf.abs(tf.sub(a, b))).dataSync()[0]);
   // Pixels are integers 0–255; float sums in another batch layout may move one by a level.
   assert(diff(batched, joined) <= 1, `batched vs single differ by ${diff(batched, joined)}`);
   assertEquals(diff(batched, chunked), 0);
@@ -66,7 +74,10 @@ Deno.test("batched ascent gives the same pixels as one filter at a time, and chu
 Deno.test("bad layer names and filter indices are named in the error", async () => {
   const model = bookConvnet();
   await assertRejects(() => filterPatterns(model, "conv2d_9", [0]), 'No layer named "conv2d_9"');
-  await assertRejects(() => filterPatterns(model, "conv2d_1", [32]), "Filter 32 is out of range: layer \"conv2d_1\" has 32 filters");
+  await assertRejects(
+    () => filterPatterns(model, "conv2d_1", [32]),
+    'Filter 32 is out of range: layer "conv2d_1" has 32 filters',
+  );
   await assertRejects(() => filterPatterns(model, "dense_1", [0]), "not feature maps");
 });
 

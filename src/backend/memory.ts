@@ -33,7 +33,10 @@ function shapesUpTo(
   if (!known) probed.set(model, known = new Map());
   const hit = known.get(key);
   if (hit) return hit;
-  const probe = tf.model({ inputs: model.inputs, outputs: upto.map((l) => l.output as tf.SymbolicTensor) });
+  const probe = tf.model({
+    inputs: model.inputs,
+    outputs: upto.map((l) => l.output as tf.SymbolicTensor),
+  });
   const shapes = tf.tidy(() => {
     const out = probe.predict(tf.zeros([1, height, width, c ?? 3]));
     return (Array.isArray(out) ? out : [out]).map((t) => t.shape.slice(1));

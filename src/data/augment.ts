@@ -71,7 +71,17 @@ export function randomTransform(
   const cx = (width - 1) / 2, cy = (height - 1) / 2;
   const toCenter: Mat = [1, 0, cx, 0, 1, cy, 0, 0, 1];
   const fromCenter: Mat = [1, 0, -cx, 0, 1, -cy, 0, 0, 1];
-  const rotation: Mat = [Math.cos(theta), -Math.sin(theta), 0, Math.sin(theta), Math.cos(theta), 0, 0, 0, 1];
+  const rotation: Mat = [
+    Math.cos(theta),
+    -Math.sin(theta),
+    0,
+    Math.sin(theta),
+    Math.cos(theta),
+    0,
+    0,
+    0,
+    1,
+  ];
   const shift: Mat = [1, 0, tx, 0, 1, ty, 0, 0, 1];
   const shearing: Mat = [1, -Math.sin(shear), 0, 0, Math.cos(shear), 0, 0, 0, 1];
   const zoom: Mat = [zx, 0, 0, 0, zy, 0, 0, 0, 1];
@@ -100,7 +110,10 @@ export function augmentBatch(
   random: SeededRandom,
 ): tf.Tensor4D {
   const [n, height, width] = batch.shape;
-  const transforms = Array.from({ length: n }, () => randomTransform(width, height, options, random));
+  const transforms = Array.from(
+    { length: n },
+    () => randomTransform(width, height, options, random),
+  );
   return tf.tidy(() =>
     tf.image.transform(
       batch,

@@ -80,9 +80,11 @@ export class ImageDataset {
     readonly classNames: string[],
     /** `[path, label]` pairs. */
     readonly files: [string, number][],
-    readonly options: Required<Omit<ImageDatasetOptions, "validationSplit" | "subset" | "augment">> & {
-      augment?: AugmentOptions;
-    },
+    readonly options:
+      & Required<Omit<ImageDatasetOptions, "validationSplit" | "subset" | "augment">>
+      & {
+        augment?: AugmentOptions;
+      },
   ) {}
 
   /** Number of pictures. */
@@ -150,11 +152,13 @@ export class ImageDataset {
     const scale = this.options.rescale;
     const x = tf.tidy(() => {
       const raw = tf.tensor4d(pixels.subarray(0, n * h * w * 3), [n, h, w, 3]);
-      return scale === 1 ? raw : tf.mul(raw, scale);
+      return (scale === 1 ? raw : tf.mul(raw, scale)) as tf.Tensor4D;
     });
     const y = this.options.classMode === "binary"
       ? tf.tensor2d(labels, [n, 1])
-      : tf.tidy(() => tf.oneHot(tf.tensor1d(labels, "int32"), this.classNames.length).toFloat() as tf.Tensor2D);
+      : tf.tidy(() =>
+        tf.oneHot(tf.tensor1d(labels, "int32"), this.classNames.length).toFloat() as tf.Tensor2D
+      );
     return { x, y, files };
   }
 }
@@ -187,22 +191,32 @@ export async function imageDatasetFromDirectory(
   }
   const classMode = options.classMode ?? (classNames.length === 2 ? "binary" : "categorical");
   if (classMode === "binary" && classNames.length !== 2) {
-    throw new Error(`${dir}: classMode "binary" needs 2 class folders, found ${classNames.length} (${classNames.join(", ")})`);
+    throw new Error(
+      `${dir}: classMode "binary" needs 2 class folders, found ${classNames.length} (${
+        classNames.join(", ")
+      })`,
+    );
   }
   let files: [string, number][] = [];
   for (const [label, name] of classNames.entries()) {
     const names = (await readdir(join(dir, name))).filter((f) => IMAGE_EXTENSIONS.test(f)).sort();
     files.push(...names.map((f): [string, number] => [join(dir, name, f), label]));
   }
-  if (files.length === 0) throw new Error(`${dir}: no .jpg, .png or .webp pictures in ${classNames.join(", ")}`);
+  if (files.length === 0) {
+    throw new Error(`${dir}: no .jpg, .png or .webp pictures in ${classNames.join(", ")}`);
+  }
   const seed = options.seed ?? 0;
   if (options.validationSplit) {
     const order = new SeededRandom(seed).shuffle(files.map((_, i) => i));
     const held = Math.round(files.length * options.validationSplit);
-    const chosen = new Set(options.subset === "validation" ? order.slice(0, held) : order.slice(held));
+    const chosen = new Set(
+      options.subset === "validation" ? order.slice(0, held) : order.slice(held),
+    );
     files = files.filter((_, i) => chosen.has(i));
   }
-  const augment = options.augment === true ? { ...BOOK_AUGMENTATION } : options.augment || undefined;
+  const augment = options.augment === true
+    ? { ...BOOK_AUGMENTATION }
+    : options.augment || undefined;
   return new ImageDataset(classNames, files, {
     targetSize: options.targetSize ?? [150, 150],
     batchSize: options.batchSize ?? 32,

@@ -64,7 +64,8 @@ function featureExtractor(
   [height, width]: [number, number],
 ): tf.LayersModel {
   const shape = model.inputs[0].shape;
-  const fits = (shape[1] == null || shape[1] === height) && (shape[2] == null || shape[2] === width);
+  const fits = (shape[1] == null || shape[1] === height) &&
+    (shape[2] == null || shape[2] === width);
   if (fits) return activationModel(model, [layer.name]);
   if (!(model instanceof tf.Sequential)) {
     throw new Error(
@@ -78,7 +79,11 @@ function featureExtractor(
     x = l.apply(x) as tf.SymbolicTensor;
     if (l === layer) break;
   }
-  return tf.model({ inputs: input, outputs: x, name: `${model.name}_${layer.name}_${height}x${width}` });
+  return tf.model({
+    inputs: input,
+    outputs: x,
+    name: `${model.name}_${layer.name}_${height}x${width}`,
+  });
 }
 
 function validateFilters(layer: tf.layers.Layer, filters: readonly number[]): number {
@@ -93,7 +98,9 @@ function validateFilters(layer: tf.layers.Layer, filters: readonly number[]): nu
   for (const f of filters) {
     if (!Number.isInteger(f) || f < 0 || f >= channels) {
       throw new Error(
-        `Filter ${f} is out of range: layer "${layer.name}" has ${channels} filters (0–${channels - 1})`,
+        `Filter ${f} is out of range: layer "${layer.name}" has ${channels} filters (0–${
+          channels - 1
+        })`,
       );
     }
   }
@@ -121,9 +128,7 @@ export async function filterPatterns(
   filters: readonly number[],
   options: FilterPatternOptions = {},
 ): Promise<tf.Tensor4D> {
-  const layer = typeof layerSelector === "object"
-    ? layerSelector
-    : findLayer(model, layerSelector);
+  const layer = typeof layerSelector === "object" ? layerSelector : findLayer(model, layerSelector);
   const channels = validateFilters(layer, filters);
   const inputShape = model.inputs[0].shape.slice(1) as (number | null)[];
   const depth = inputShape[2] ?? 3;
@@ -136,7 +141,10 @@ export async function filterPatterns(
   const seed = options.seed ?? 0;
   const [low, high] = options.initRange ?? [128, 148];
   const chunk = options.batchSize ??
-    largestFittingBatch(filters.length, bytesPerSample(extractor, extractor.layers.at(-1)!, [height, width]));
+    largestFittingBatch(
+      filters.length,
+      bytesPerSample(extractor, extractor.layers.at(-1)!, [height, width]),
+    );
   const bar = options.progress
     ? new ProgressBar({ total: steps * Math.ceil(filters.length / chunk), label: `${layer.name}` })
     : undefined;
@@ -154,7 +162,12 @@ export async function filterPatterns(
       )
     );
     const mask = tf.tidy(() =>
-      tf.oneHot(tf.tensor1d(mine, "int32"), channels).toFloat().reshape([mine.length, 1, 1, channels])
+      tf.oneHot(tf.tensor1d(mine, "int32"), channels).toFloat().reshape([
+        mine.length,
+        1,
+        1,
+        channels,
+      ])
     );
     const loss = (input: tf.Tensor) => {
       const out = extractor.apply(input, { training: false }) as tf.Tensor4D;
@@ -171,7 +184,10 @@ export async function filterPatterns(
         if (options.signal?.aborted) break;
         const [next, value] = tf.tidy(() => {
           const { value, grad } = valueAndGrad(x);
-          return [tf.add(x, tf.mul(normalizeGradient(grad, options.normalize ?? "rms"), stepSize)), value];
+          return [
+            tf.add(x, tf.mul(normalizeGradient(grad, options.normalize ?? "rms"), stepSize)),
+            value,
+          ];
         });
         x.dispose();
         x = next;

@@ -80,7 +80,10 @@ export function deprocessImage(
   return tf.tidy(() => {
     const axes = x.shape.map((_, i) => i).slice(1);
     const { mean, variance } = tf.moments(x, axes, true);
-    const unit = tf.add(tf.mul(tf.div(tf.sub(x, mean), tf.add(tf.sqrt(variance), 1e-5)), scale), center);
+    const unit = tf.add(
+      tf.mul(tf.div(tf.sub(x, mean), tf.add(tf.sqrt(variance), 1e-5)), scale),
+      center,
+    );
     return tf.cast(tf.floor(tf.mul(tf.clipByValue(unit, 0, 1), 255)), "int32");
   });
 }

@@ -1,0 +1,115 @@
+/**
+ * `deno task train`: trains the book's cats-vs-dogs convnet (model 2: dropout
+ * 0.5, augmentation, binary cross-entropy) on the Keras book's 2,000-picture
+ * subset and exports the best epoch to models/cats_and_dogs_small/ (tfjs
+ * layers format, float16 weights).
+ *
+ * Options: --data DIR (default ../shared/data/cats_and_dogs_small), --epochs N,
+ * --checkpoint DIR (default .cache/train; the run resumes from it),
+ * --out DIR, --book-recipe (RMSprop 1e-4 as the book; default: the faster
+ * Adam schedule below), --seed N.
+ *
+ * Run long trainings in the background with their progress in a file:
+ *   nohup deno task train > out/train.log 2>&1 &
+ *
+ * @module
+ */
+import { mkdir, writeFile } from "node:fs/promises";
+import {
+  bookConvnet,
+  fit,
+  type History,
+  imageDatasetFromDirectory,
+  initBackend,
+  saveModel,
+  tf,
+} from "../mod.ts";
+
+const args = Deno.args;
+const value = (name: string, fallback: string) => {
+  const i = args.indexOf(name);
+  return i >= 0 ? args[i + 1] : fallback;
+};
+const root = new URL("../", import.meta.url).pathname;
+const data = value("--data", `${root}../shared/data/cats_and_dogs_small`);
+const epochs = Number(value("--epochs", "25"));
+const checkpointDir = value("--checkpoint", `${root}.cache/train`);
+const outDir = value("--out", `${root}models/cats_and_dogs_small`);
+const seed = Number(value("--seed", "1"));
+const bookRecipe = args.includes("--book-recipe");
+
+const info = await initBackend();
+console.error(`training on ${JSON.stringify(info)}, data ${data}`);
+const train = await imageDatasetFromDirectory(`${data}/train`, {
+  targetSize: [150, 150],
+  batchSize: 32,
+  rescale: 1 / 255,
+  augment: true,
+  seed,
+});
+const validation = await imageDatasetFromDirectory(`${data}/validation`, {
+  targetSize: [150, 150],
+  batchSize: 50,
+  rescale: 1 / 255,
+  shuffle: false,
+});
+console.error(
+  `${train.size} training and ${validation.size} validation pictures, classes ${train.classNames}`,
+);
+
+const model = bookConvnet({ seed });
+// The faster recipe: Adam with a step-down schedule reaches the book's
+// accuracy in a quarter of its 100 epochs on the same architecture.
+const schedule = (epoch: number) => epoch < 12 ? 1e-3 : epoch < 20 ? 3e-4 : 1e-4;
+model.compile({
+  optimizer: bookRecipe ? tf.train.rmsprop(1e-4) : tf.train.adam(schedule(0)),
+  loss: "binaryCrossentropy",
+  metrics: ["accuracy"],
+});
+
+let best = -1;
+const started = performance.now();
+const history: History = await fit(model, train, {
+  epochs,
+  validation,
+  checkpointDir,
+  learningRate: bookRecipe ? undefined : schedule,
+  onEpochEnd: async (epoch, h) => {
+    const acc = h.val_acc.at(-1)!;
+    // The history survives resumes, so the best epoch so far is known even then.
+    best = Math.max(best, ...h.val_acc.slice(0, -1));
+    if (acc > best) {
+      best = acc;
+      await saveModel(model, outDir, { float16: true });
+      await writeFile(
+        `${outDir}/training.json`,
+        JSON.stringify(
+          {
+            architecture: "Deep Learning with Python 5.2, model 2 (dropout 0.5, augmentation)",
+            recipe: bookRecipe
+              ? "RMSprop 1e-4, batch 32"
+              : "Adam, learning rate 1e-3 (epochs 1-12), 3e-4 (13-20), 1e-4 (21+), batch 32",
+            augmentation:
+              "rotation 40, shifts 0.2, shear 0.2, zoom 0.2, horizontal flip, fill nearest",
+            seed,
+            bestEpoch: epoch + 1,
+            valAccuracy: acc,
+            history: h,
+            backend: info,
+          },
+          null,
+          1,
+        ),
+      );
+      console.error(`  saved epoch ${epoch + 1} (val_acc ${acc.toFixed(4)}) to ${outDir}`);
+    }
+  },
+});
+const seconds = (performance.now() - started) / 1000;
+const total = history.seconds.reduce((a, b) => a + b, 0);
+console.error(
+  `done: best val_acc ${best.toFixed(4)}; this run ${seconds.toFixed(0)} s; all epochs ${
+    total.toFixed(0)
+  } s`,
+);
+await mkdir(outDir, { recursive: true });

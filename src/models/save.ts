@@ -1,0 +1,148 @@
+/**
+ * Saving and loading models in the TensorFlow.js layers format
+ * (`model.json` + a binary weight shard), on disk, without a browser.
+ *
+ * @module
+ */
+import * as tf from "@tensorflow/tfjs";
+import { mkdir, readFile, writeFile } from "node:fs/promises";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+/** Options of {@linkcode saveModel}. */
+export interface SaveModelOptions {
+  /** Store weights as float16 (half the size; tfjs dequantises on load). Default false. */
+  float16?: boolean;
+}
+
+/** IEEE 754 half precision from single precision, rounding to nearest even. */
+function toFloat16(values: Float32Array): Uint16Array {
+  const out = new Uint16Array(values.length);
+  const f = new Float32Array(1);
+  const u = new Uint32Array(f.buffer);
+  for (let i = 0; i < values.length; i++) {
+    f[0] = values[i];
+    const x = u[0];
+    const sign = (x >>> 16) & 0x8000;
+    const exp = (x >>> 23) & 0xff;
+    let mant = x & 0x7fffff;
+    if (exp === 0xff) {
+      out[i] = sign | 0x7c00 | (mant ? 0x200 : 0);
+      continue;
+    }
+    const e = exp - 127 + 15;
+    if (e >= 0x1f) {
+      out[i] = sign | 0x7c00;
+      continue;
+    }
+    if (e <= 0) {
+      if (e < -10) {
+        out[i] = sign;
+        continue;
+      }
+      mant |= 0x800000;
+      const shift = 14 - e;
+      let half = mant >>> shift;
+      const rest = mant & ((1 << shift) - 1);
+      const mid = 1 << (shift - 1);
+      if (rest > mid || (rest === mid && (half & 1))) half++;
+      out[i] = sign | half;
+      continue;
+    }
+    let half = (e << 10) | (mant >>> 13);
+    const rest = mant & 0x1fff;
+    if (rest > 0x1000 || (rest === 0x1000 && (half & 1))) half++;
+    out[i] = sign | half;
+  }
+  return out;
+}
+
+/**
+ * Writes `model` as `dir/model.json` and `dir/weights.bin` in the tfjs layers
+ * format, loadable by any tfjs app (`tf.loadLayersModel`) and by
+ * {@linkcode loadModel}.
+ *
+ * @example
+ * ```ts
+ * import { bookConvnet, initBackend, saveModel } from "convscope";
+ * await initBackend();
+ * await saveModel(bookConvnet(), "out/model", { float16: true });
+ * ```
+ */
+export async function saveModel(
+  model: tf.LayersModel,
+  dir: string,
+  options: SaveModelOptions = {},
+): Promise<void> {
+  await mkdir(dir, { recursive: true });
+  await model.save(tf.io.withSaveHandler(async (artifacts) => {
+    let specs = artifacts.weightSpecs!;
+    let data: Uint8Array = new Uint8Array(artifacts.weightData as ArrayBuffer);
+    if (options.float16) {
+      const floats = new Float32Array(data.buffer, data.byteOffset, data.byteLength / 4);
+      if (specs.some((s) => s.dtype !== "float32")) {
+        throw new Error("float16 storage needs float32 weights");
+      }
+      data = new Uint8Array(toFloat16(floats).buffer);
+      specs = specs.map((s) => ({ ...s, quantization: { dtype: "float16" as const } }));
+    }
+    const modelJson = {
+      format: "layers-model",
+      generatedBy: `convscope (TensorFlow.js ${tf.version.tfjs})`,
+      convertedBy: null,
+      modelTopology: artifacts.modelTopology,
+      weightsManifest: [{ paths: ["weights.bin"], weights: specs }],
+    };
+    await writeFile(join(dir, "model.json"), JSON.stringify(modelJson));
+    await writeFile(join(dir, "weights.bin"), data);
+    return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: "JSON" } };
+  }));
+}
+
+/**
+ * Loads a model saved in the tfjs layers format from a folder or
+ * `model.json` path (or a `file:`/`https:` URL to `model.json`).
+ *
+ * @example
+ * ```ts
+ * import { initBackend, loadModel } from "convscope";
+ * await initBackend();
+ * const model = await loadModel("out/model");
+ * model.summary();
+ * ```
+ */
+export async function loadModel(source: string | URL): Promise<tf.LayersModel> {
+  if (source instanceof URL && source.protocol !== "file:") {
+    return await tf.loadLayersModel(source.href);
+  }
+  const path = source instanceof URL ? fileURLToPath(source) : source;
+  const jsonPath = path.endsWith(".json") ? path : join(path, "model.json");
+  let json;
+  try {
+    json = JSON.parse(await readFile(jsonPath, "utf8"));
+  } catch (error) {
+    throw new Error(`${jsonPath}: not a readable tfjs model.json (${(error as Error).message})`);
+  }
+  if (!json.modelTopology || !Array.isArray(json.weightsManifest)) {
+    throw new Error(`${jsonPath}: no modelTopology/weightsManifest: not a tfjs layers model`);
+  }
+  const groups = json.weightsManifest as tf.io.WeightsManifestConfig;
+  const buffers: Uint8Array[] = [];
+  for (const group of groups) {
+    for (const p of group.paths) {
+      buffers.push(new Uint8Array(await readFile(join(dirname(jsonPath), p))));
+    }
+  }
+  const total = buffers.reduce((n, b) => n + b.length, 0);
+  const weightData = new Uint8Array(total);
+  let offset = 0;
+  for (const b of buffers) {
+    weightData.set(b, offset);
+    offset += b.length;
+  }
+  return await tf.loadLayersModel(tf.io.fromMemory({
+    modelTopology: json.modelTopology,
+    weightSpecs: groups.flatMap((g) => g.weights),
+    weightData: weightData.buffer as ArrayBuffer,
+  }));
+}
