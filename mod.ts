@@ -49,3 +49,5 @@ export * from "./src/data/augment.ts";
 export * from "./src/data/dataset.ts";
 export * from "./src/models/save.ts";
 export * from "./src/train/fit.ts";
+export * from "./src/plot/charts.ts";
+export * from "./src/models/book_model.ts";

@@ -27,7 +27,12 @@ async function makeTree(): Promise<string> {
 
 Deno.test("class folders sorted, labels and shapes as flow_from_directory gives them", async () => {
   const dir = await makeTree();
-  const data = await imageDatasetFromDirectory(dir, { targetSize: [32, 40], batchSize: 2, shuffle: false, rescale: 1 / 255 });
+  const data = await imageDatasetFromDirectory(dir, {
+    targetSize: [32, 40],
+    batchSize: 2,
+    shuffle: false,
+    rescale: 1 / 255,
+  });
   assertEquals(data.classNames, ["cats", "dogs"]);
   assertEquals(data.size, 3);
   assertEquals(data.stepsPerEpoch, 2);
@@ -37,8 +42,16 @@ Deno.test("class folders sorted, labels and shapes as flow_from_directory gives 
     assert(x.max().dataSync()[0] <= 1 && x.min().dataSync()[0] >= 0);
     tf.dispose([x, y]);
   }
-  assertEquals(seen, [[[2, 32, 40, 3], [0, 0], ["cats/a.png", "cats/b.png"]], [[1, 32, 40, 3], [1], ["dogs/c.png"]]]);
-  const categorical = await imageDatasetFromDirectory(dir, { classMode: "categorical", shuffle: false, targetSize: [8, 8] });
+  assertEquals(seen, [[[2, 32, 40, 3], [0, 0], ["cats/a.png", "cats/b.png"]], [
+    [1, 32, 40, 3],
+    [1],
+    ["dogs/c.png"],
+  ]]);
+  const categorical = await imageDatasetFromDirectory(dir, {
+    classMode: "categorical",
+    shuffle: false,
+    targetSize: [8, 8],
+  });
   for await (const { x, y } of categorical.batches()) {
     assertEquals(y.arraySync(), [[1, 0], [1, 0], [0, 1]]);
     tf.dispose([x, y]);
@@ -60,14 +73,20 @@ Deno.test("shuffling and validation splits are seeded and reproducible", async (
   };
   assertEquals(await order(3, 5), await order(3, 5));
   const train = await imageDatasetFromDirectory(dir, { validationSplit: 1 / 3, seed: 2 });
-  const val = await imageDatasetFromDirectory(dir, { validationSplit: 1 / 3, seed: 2, subset: "validation" });
+  const val = await imageDatasetFromDirectory(dir, {
+    validationSplit: 1 / 3,
+    seed: 2,
+    subset: "validation",
+  });
   assertEquals(train.size + val.size, 3);
   assertEquals(new Set([...train.files, ...val.files].map(([f]) => f)).size, 3);
   await Deno.remove(dir, { recursive: true });
 });
 
 Deno.test("augmentation keeps shapes and the value range, and is seeded", () => {
-  const batch = tf.tidy(() => tf.concat([tf.zeros([2, 40, 40, 3]), tf.fill([2, 40, 40, 3], 255)], 0)) as tf.Tensor4D;
+  const batch = tf.tidy(() =>
+    tf.concat([tf.zeros([2, 40, 40, 3]), tf.fill([2, 40, 40, 3], 255)], 0)
+  ) as tf.Tensor4D;
   const a = augmentBatch(batch, BOOK_AUGMENTATION, new SeededRandom(9));
   const b = augmentBatch(batch, BOOK_AUGMENTATION, new SeededRandom(9));
   assertEquals(a.shape, [4, 40, 40, 3]);
@@ -75,7 +94,9 @@ Deno.test("augmentation keeps shapes and the value range, and is seeded", () => 
   assert(tf.min(a).dataSync()[0] >= 0 && tf.max(a).dataSync()[0] <= 255);
   // "nearest" fill: a constant image stays constant whatever the transform.
   assertAlmostEquals(tf.mean(tf.slice(a, [2], [2])).dataSync()[0], 255, 1e-3);
-  const ramp = tf.tidy(() => tf.tile(tf.linspace(0, 1, 40).reshape([1, 1, 40, 1]), [1, 40, 1, 3])) as tf.Tensor4D;
+  const ramp = tf.tidy(() =>
+    tf.tile(tf.linspace(0, 1, 40).reshape([1, 1, 40, 1]), [1, 40, 1, 3])
+  ) as tf.Tensor4D;
   const moved = augmentBatch(ramp, BOOK_AUGMENTATION, new SeededRandom(1));
   assert(tf.max(tf.abs(tf.sub(moved, ramp))).dataSync()[0] > 0.05, "the transform moves pixels");
   tf.dispose([batch, a, b, ramp, moved]);
@@ -93,7 +114,11 @@ Deno.test("unreadable pictures are skipped and reported by name, or fail when as
   assertEquals(count, 3);
   assertEquals(data.skipped.length, 1);
   assert(data.skipped[0].file.endsWith("broken.jpg"));
-  const strict = await imageDatasetFromDirectory(dir, { shuffle: false, targetSize: [8, 8], onError: "fail" });
+  const strict = await imageDatasetFromDirectory(dir, {
+    shuffle: false,
+    targetSize: [8, 8],
+    onError: "fail",
+  });
   await assertRejects(async () => {
     for await (const b of strict.batches()) tf.dispose([b.x, b.y]);
   }, "broken.jpg: corrupt or truncated JPEG");
@@ -112,7 +137,10 @@ Deno.test("saveModel/loadModel round trip in the tfjs layers format, float16 wit
   const [p, q, r] = [model, f32, f16].map((m) => (m.predict(x) as tf.Tensor).dataSync());
   assertEquals([...q], [...p]);
   for (let i = 0; i < p.length; i++) assertAlmostEquals(r[i], p[i], 2e-3);
-  const sizes = [(await Deno.stat(`${dir}/f32/weights.bin`)).size, (await Deno.stat(`${dir}/f16/weights.bin`)).size];
+  const sizes = [
+    (await Deno.stat(`${dir}/f32/weights.bin`)).size,
+    (await Deno.stat(`${dir}/f16/weights.bin`)).size,
+  ];
   assertEquals(sizes[1] * 2, sizes[0]);
   await assertRejects(() => loadModel(`${dir}/missing`), "not a readable tfjs model.json");
   tf.dispose([x]);
