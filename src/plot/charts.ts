@@ -52,7 +52,9 @@ export class ChartFigure extends Figure {
  * ```
  */
 export async function plotChart(options: Plot.PlotOptions, title = ""): Promise<ChartFigure> {
-  const { document } = parseHTML("<!doctype html><html><body></body></html>");
+  const { document } = parseHTML("<!doctype html><html><body></body></html>") as unknown as {
+    document: unknown;
+  };
   const node = Plot.plot(
     { ...options, document } as Plot.PlotOptions & { document: unknown },
   ) as unknown as {
