@@ -51,3 +51,5 @@ export * from "./src/models/save.ts";
 export * from "./src/train/fit.ts";
 export * from "./src/plot/charts.ts";
 export * from "./src/models/book_model.ts";
+export * from "./src/models/nested.ts";
+export * from "./src/methods/gradcam.ts";
