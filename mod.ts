@@ -53,3 +53,5 @@ export * from "./src/plot/charts.ts";
 export * from "./src/models/book_model.ts";
 export * from "./src/models/nested.ts";
 export * from "./src/methods/gradcam.ts";
+export * from "./src/methods/saliency.ts";
+export * from "./src/plot/heatmap.ts";

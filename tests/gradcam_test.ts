@@ -9,9 +9,19 @@ await initBackend();
  */
 function tinyModel(head: "softmax" | "sigmoid" = "softmax"): tf.LayersModel {
   const input = tf.input({ shape: [8, 8, 1] });
-  const conv = tf.layers.conv2d({ filters: 2, kernelSize: 1, activation: "relu", name: "conv", useBias: false });
+  const conv = tf.layers.conv2d({
+    filters: 2,
+    kernelSize: 1,
+    activation: "relu",
+    name: "conv",
+    useBias: false,
+  });
   const pool = tf.layers.globalAveragePooling2d({ name: "gap" });
-  const dense = tf.layers.dense({ units: head === "softmax" ? 2 : 1, activation: head, name: "out" });
+  const dense = tf.layers.dense({
+    units: head === "softmax" ? 2 : 1,
+    activation: head,
+    name: "out",
+  });
   const output = dense.apply(pool.apply(conv.apply(input))) as tf.SymbolicTensor;
   const model = tf.model({ inputs: input, outputs: output });
   conv.setWeights([tf.tensor4d([1, -1], [1, 1, 1, 2])]);
@@ -37,7 +47,9 @@ function quadrantImage(): tf.Tensor3D {
 
 const quadrantMean = (m: number[][], top: boolean, left: boolean) => {
   let s = 0;
-  for (let y = 0; y < 4; y++) for (let x = 0; x < 4; x++) s += m[(top ? 0 : 4) + y][(left ? 0 : 4) + x];
+  for (let y = 0; y < 4; y++) {
+    for (let x = 0; x < 4; x++) s += m[(top ? 0 : 4) + y][(left ? 0 : 4) + x];
+  }
   return s / 16;
 };
 
@@ -69,7 +81,10 @@ Deno.test("a single sigmoid output: class 1 by the logit, class 0 by its negatio
   assertAlmostEquals(quadrantMean(cat.heatmap.arraySync(), true, true), 1, 1e-5);
   // Both channels average 0.25, so the logit is 0 and p = 0.5: the default is class 0.
   assertEquals(gradCam(model, image).classIndex, 0);
-  assertThrows(() => gradCam(model, image, { classIndex: 2 }), "classIndex 2 is out of range: the model has 2 classes");
+  assertThrows(
+    () => gradCam(model, image, { classIndex: 2 }),
+    "classIndex 2 is out of range: the model has 2 classes",
+  );
   tf.dispose([dog.heatmap, cat.heatmap, image]);
 });
 
@@ -77,14 +92,23 @@ Deno.test("nested models: the last convolution is found inside a Sequential insi
   const base = tf.sequential({
     name: "base",
     layers: [
-      tf.layers.conv2d({ inputShape: [16, 16, 3], filters: 4, kernelSize: 3, activation: "relu", name: "c1" }),
+      tf.layers.conv2d({
+        inputShape: [16, 16, 3],
+        filters: 4,
+        kernelSize: 3,
+        activation: "relu",
+        name: "c1",
+      }),
       tf.layers.conv2d({ filters: 4, kernelSize: 3, activation: "relu", name: "c2" }),
       tf.layers.maxPooling2d({ poolSize: 2, name: "pool" }),
     ],
   });
   const input = tf.input({ shape: [16, 16, 3] });
   const x = tf.layers.flatten().apply(base.apply(input)) as tf.SymbolicTensor;
-  const model = tf.model({ inputs: input, outputs: tf.layers.dense({ units: 3, activation: "softmax" }).apply(x) as tf.SymbolicTensor });
+  const model = tf.model({
+    inputs: input,
+    outputs: tf.layers.dense({ units: 3, activation: "softmax" }).apply(x) as tf.SymbolicTensor,
+  });
   assertEquals(lastConvLayer(model).path, "base/c2");
   const image = tf.randomUniform([16, 16, 3]);
   const cam = gradCam(model, image);
@@ -111,11 +135,35 @@ Deno.test("gradCam leaks no tensors and leaves the model unchanged", () => {
   const model = tinyModel("sigmoid");
   const image = quadrantImage();
   const before = tf.memory().numTensors;
-  const predict = () => tf.tidy(() => (model.predict(image.expandDims(0)) as tf.Tensor).dataSync()[0]);
+  const predict = () =>
+    tf.tidy(() => (model.predict(image.expandDims(0)) as tf.Tensor).dataSync()[0]);
   const p0 = predict();
   for (let i = 0; i < 20; i++) gradCam(model, image, { method: "gradcam++" }).heatmap.dispose();
   assertEquals(tf.memory().numTensors, before);
   // The output activation was swapped to linear for the logit and put back.
   assertEquals(predict(), p0);
   image.dispose();
+});
+
+Deno.test("overlay: same size as the image, heatmap resized bilinearly and blended like the book", async () => {
+  const { overlayRaster, camPanels, saliency } = await import("../mod.ts");
+  const image = tf.fill([6, 10, 3], 100);
+  const heat = tf.tensor2d([[0, 1], [0, 1]]);
+  const r = overlayRaster(image, heat);
+  assertEquals([r.width, r.height], [10, 6]);
+  // Left edge: heat 0 → jet[0] = (0, 0, 127); 100 + 0.4·127 = 150.8 → 151.
+  assertEquals([...r.data.subarray(0, 3)], [100, 100, 151]);
+  // Right edge: heat 1 → jet[255] = (127, 0, 0).
+  const right = (5 * 10 + 9) * 3;
+  assertEquals([...r.data.subarray(right, right + 3)], [151, 100, 100]);
+  const panels = camPanels(image, heat, { title: "t" });
+  assert(panels.width > 3 * 300);
+  // Saliency of the tiny model: only the quadrants that feed the class score matter.
+  const model = tinyModel();
+  const map = saliency(model, quadrantImage(), { classIndex: 0 });
+  assertEquals(map.shape, [8, 8]);
+  assertAlmostEquals(tf.max(map).dataSync()[0], 1, 1e-6);
+  const smooth = saliency(model, quadrantImage(), { classIndex: 0, smoothSamples: 8 });
+  assert(smooth.dataSync().every((v) => v >= 0 && v <= 1));
+  tf.dispose([image, heat, map, smooth]);
 });

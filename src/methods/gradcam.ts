@@ -71,11 +71,19 @@ export interface GradCamResult {
  * console.log(cam.className, cam.layer, cam.heatmap.shape); // cat conv2d_4 [15, 15]
  * ```
  */
-export function gradCam(model: tf.LayersModel, image: tf.Tensor, options: GradCamOptions = {}): GradCamResult {
-  const { layer, path } = options.layer ? findLayerDeep(model, options.layer) : lastConvLayer(model);
+export function gradCam(
+  model: tf.LayersModel,
+  image: tf.Tensor,
+  options: GradCamOptions = {},
+): GradCamResult {
+  const { layer, path } = options.layer
+    ? findLayerDeep(model, options.layer)
+    : lastConvLayer(model);
   const shape = layer.outputShape as (number | null)[];
   if (shape.length !== 4) {
-    throw new Error(`Layer "${path}" outputs [${shape}], not a 4-D feature map; Grad-CAM needs a convolution`);
+    throw new Error(
+      `Layer "${path}" outputs [${shape}], not a 4-D feature map; Grad-CAM needs a convolution`,
+    );
   }
   const batch = asBatch(model, image);
   try {
@@ -86,7 +94,11 @@ export function gradCam(model: tf.LayersModel, image: tf.Tensor, options: GradCa
       (sigmoidBinary ? (prediction[0] > 0.5 ? 1 : 0) : prediction.indexOf(Math.max(...prediction)));
     const classes = sigmoidBinary ? 2 : prediction.length;
     if (!Number.isInteger(classIndex) || classIndex < 0 || classIndex >= classes) {
-      throw new Error(`classIndex ${classIndex} is out of range: the model has ${classes} classes (0–${classes - 1})`);
+      throw new Error(
+        `classIndex ${classIndex} is out of range: the model has ${classes} classes (0–${
+          classes - 1
+        })`,
+      );
     }
     const useLogit = (options.score ?? "logit") === "logit" || sigmoidBinary;
     const method = options.method ?? "gradcam";

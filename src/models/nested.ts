@@ -55,7 +55,9 @@ export function findLayerDeep(model: tf.LayersModel, name: string): LayerPath {
   const hit = all.find((l) => l.path === name) ?? all.find((l) => l.layer.name === name);
   if (!hit) {
     throw new Error(
-      `No layer named "${name}" in model "${model.name}". Valid names: ${all.map((l) => l.path).join(", ")}`,
+      `No layer named "${name}" in model "${model.name}". Valid names: ${
+        all.map((l) => l.path).join(", ")
+      }`,
     );
   }
   return hit;
@@ -78,7 +80,9 @@ export function lastConvLayer(model: tf.LayersModel): LayerPath {
     return isConv(layer) && Array.isArray(shape) && shape.length === 4;
   });
   if (convs.length === 0) {
-    throw new Error(`Model "${model.name}" has no convolution layer with a 4-D output; pass layer explicitly`);
+    throw new Error(
+      `Model "${model.name}" has no convolution layer with a 4-D output; pass layer explicitly`,
+    );
   }
   return convs[convs.length - 1];
 }
@@ -137,6 +141,8 @@ export function withLinearOutput<T>(model: tf.LayersModel, fn: () => T): T {
 /** The class name of the model's final activation (`"softmax"`, `"sigmoid"`, `"linear"` …). */
 export function outputActivation(model: tf.LayersModel): string {
   const layers = walkLayers(model);
-  const last = layers[layers.length - 1]?.layer as unknown as { activation?: { getClassName(): string } };
+  const last = layers[layers.length - 1]?.layer as unknown as {
+    activation?: { getClassName(): string };
+  };
   return last?.activation?.getClassName() ?? "linear";
 }
