@@ -55,3 +55,6 @@ export * from "./src/models/nested.ts";
 export * from "./src/methods/gradcam.ts";
 export * from "./src/methods/saliency.ts";
 export * from "./src/plot/heatmap.ts";
+export * from "./src/data/mnist.ts";
+export * from "./src/methods/regularizers.ts";
+export * from "./src/methods/activation_maximization.ts";

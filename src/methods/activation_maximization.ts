@@ -1,0 +1,253 @@
+/**
+ * Activation maximisation of dense and class outputs (keras-vis
+ * `visualize_activation`, tf-keras-vis `ActivationMaximization`): the input
+ * that makes one unit fire most, under regularisers and input modifiers.
+ *
+ * @module
+ */
+import * as tf from "@tensorflow/tfjs";
+import { findLayerDeep, outputActivation, walkLayers, withLinearOutput } from "../models/nested.ts";
+import { activationModel } from "./activations.ts";
+import { type InputModifier, type Regularizer, TF_KERAS_VIS_DEFAULTS } from "./regularizers.ts";
+import { SeededRandom } from "../data/random.ts";
+import { ProgressBar } from "../display/progress.ts";
+import { imshow, matshow } from "../plot/matshow.ts";
+import { type Figure, hstack } from "../plot/figure.ts";
+
+/** Options of {@linkcode maximizeActivation}. */
+export interface MaximizeOptions {
+  /** Unit(s) to maximise: one image per index. */
+  index: number | readonly number[];
+  /** Layer name or path; default the model's output layer. Dense layers: unit; conv layers: channel mean. */
+  layer?: string;
+  /** Value range of the input; the start is uniform noise in it and steps are clipped to it. Default [0, 255]. */
+  inputRange?: readonly [number, number];
+  /** Steps. Default 200. */
+  steps?: number;
+  /** RMSprop learning rate (ρ = 0.999, as tf-keras-vis). Default 1. */
+  learningRate?: number;
+  /** Penalties added to the negated score; default tf-keras-vis's (TV 1.0 + L1 0.3). */
+  regularizers?: readonly Regularizer[];
+  /** Perturbations before each step; default tf-keras-vis's (jitter 4, rotate 1°). */
+  inputModifiers?: readonly InputModifier[];
+  /** Replace the final softmax/sigmoid by a linear activation (on a copy of the computation, never the model). Default true. */
+  linear?: boolean;
+  /** Seed of the start noise and modifiers. Default 0. */
+  seed?: number;
+  /** Stops early; the best images so far are returned. */
+  signal?: AbortSignal;
+  /** Called after each step with the mean score. */
+  onStep?: (step: number, score: number) => void;
+  /** Progress bar / live notebook output. Default false. */
+  progress?: boolean;
+}
+
+/** The optimised inputs and how well they did. */
+export interface MaximizeResult {
+  /** `[n, h, w, c]`, the best input seen for each index (lowest loss). The caller disposes it. */
+  images: tf.Tensor4D;
+  /** The score (unit activation) of each returned image. */
+  scores: number[];
+  /** The step at which each returned image was reached. */
+  bestStep: number[];
+}
+
+/**
+ * Gradient ascent on the input for dense/class units, keeping the best image
+ * seen rather than the last.
+ *
+ * @example
+ * ```ts
+ * import { initBackend, maximizeActivation, mnistConvnet } from "convscope";
+ * await initBackend();
+ * const { images, scores } = await maximizeActivation(mnistConvnet(), {
+ *   index: [0, 1, 2], inputRange: [0, 1], steps: 50,
+ * });
+ * console.log(images.shape, scores); // [3, 28, 28, 1] […]
+ * ```
+ */
+export async function maximizeActivation(
+  model: tf.LayersModel,
+  options: MaximizeOptions,
+): Promise<MaximizeResult> {
+  const indices = typeof options.index === "number" ? [options.index] : [...options.index];
+  const layers = walkLayers(model);
+  const target = options.layer ? findLayerDeep(model, options.layer) : layers[layers.length - 1];
+  const isOutput = target === layers[layers.length - 1] ||
+    target.layer === layers[layers.length - 1].layer;
+  const outShape = target.layer.outputShape as (number | null)[];
+  const units = outShape[outShape.length - 1]!;
+  for (const i of indices) {
+    if (!Number.isInteger(i) || i < 0 || i >= units) {
+      throw new Error(
+        `index ${i} is out of range: layer "${target.path}" has ${units} units (0–${units - 1})`,
+      );
+    }
+  }
+  const [lo, hi] = options.inputRange ?? TF_KERAS_VIS_DEFAULTS.inputRange;
+  const regularizers = options.regularizers ?? TF_KERAS_VIS_DEFAULTS.regularizers;
+  const modifiers = options.inputModifiers ?? TF_KERAS_VIS_DEFAULTS.inputModifiers;
+  const steps = options.steps ?? TF_KERAS_VIS_DEFAULTS.steps;
+  const inputShape = model.inputs[0].shape.slice(1).map((d) => d ?? 224) as number[];
+  const n = indices.length;
+  const random = new SeededRandom(options.seed ?? 0);
+  const extractor = isOutput ? model : activationModel(model, [target.layer.name]);
+  const linear = (options.linear ?? true) && isOutput && outputActivation(model) !== "linear";
+  const mask = tf.tidy(() => tf.oneHot(tf.tensor1d(indices, "int32"), units).toFloat());
+  const start = tf.randomUniform([n, ...inputShape], lo, hi, "float32", options.seed ?? 0);
+  const x = tf.variable(start);
+  start.dispose();
+  let best = tf.keep(x.clone()) as tf.Tensor4D;
+  const bestLoss = new Array(n).fill(Infinity);
+  const bestStep = new Array(n).fill(0);
+  const bestScore = new Array(n).fill(NaN);
+  const optimizer = tf.train.rmsprop(
+    options.learningRate ?? TF_KERAS_VIS_DEFAULTS.learningRate,
+    0.999,
+  );
+  const bar = options.progress ? new ProgressBar({ total: steps, label: "maximize" }) : undefined;
+  const scoresOf = (input: tf.Tensor4D) => {
+    const out = extractor.apply(input, { training: false }) as tf.Tensor;
+    const perUnit = out.rank === 4 ? tf.mean(out, [1, 2]) : out;
+    return tf.sum(tf.mul(perUnit, mask), -1) as tf.Tensor1D;
+  };
+  try {
+    for (let step = 0; step < steps; step++) {
+      if (options.signal?.aborted) break;
+      if (modifiers.length > 0) {
+        const modified = tf.tidy(() =>
+          modifiers.reduce<tf.Tensor4D>((t, m) => m.apply(t, random), x as tf.Tensor4D)
+        );
+        x.assign(modified);
+        modified.dispose();
+      }
+      let perScore: number[] = [], perLoss: number[] = [];
+      const run = () => {
+        const { value, grads } = tf.variableGrads(() => {
+          const score = scoresOf(x as tf.Tensor4D);
+          let loss: tf.Tensor1D = tf.neg(score);
+          for (const r of regularizers) loss = tf.add(loss, r.apply(x as tf.Tensor4D));
+          perScore = [...score.dataSync()];
+          perLoss = [...loss.dataSync()];
+          return tf.sum(loss) as tf.Scalar;
+        }, [x]);
+        optimizer.applyGradients(grads);
+        tf.dispose([value, ...Object.values(grads)]);
+      };
+      // The loss belongs to the input before this update: keep that input if it is the best.
+      const before = x.clone();
+      if (linear) withLinearOutput(model, run);
+      else run();
+      const improved = perLoss.map((l, i) => l < bestLoss[i]);
+      if (improved.some(Boolean)) {
+        const keep = tf.tensor1d(improved.map((b) => (b ? 1 : 0)), "bool");
+        const next = tf.tidy(() =>
+          tf.where(
+            keep.reshape([n, 1, 1, 1]).tile([1, ...inputShape]),
+            before as tf.Tensor,
+            best as tf.Tensor,
+          )
+        );
+        best.dispose();
+        keep.dispose();
+        best = tf.keep(next) as tf.Tensor4D;
+        improved.forEach((b, i) => {
+          if (b) [bestLoss[i], bestScore[i], bestStep[i]] = [perLoss[i], perScore[i], step];
+        });
+      }
+      before.dispose();
+      const clipped = tf.clipByValue(x, lo, hi);
+      x.assign(clipped);
+      clipped.dispose();
+      const mean = perScore.reduce((a, b) => a + b, 0) / n;
+      options.onStep?.(step, mean);
+      bar?.tick({ score: mean });
+      await new Promise((resolve) => setTimeout(resolve, 0));
+    }
+  } finally {
+    bar?.done();
+    optimizer.dispose();
+    mask.dispose();
+    x.dispose();
+  }
+  return { images: best, scores: bestScore, bestStep };
+}
+
+/**
+ * A copy of `model` whose final activation is linear (tf-keras-vis
+ * `ReplaceToLinear`); the original model is not touched.
+ *
+ * @example
+ * ```ts
+ * import { initBackend, mnistConvnet, replaceToLinear } from "convscope";
+ * await initBackend();
+ * const model = mnistConvnet();
+ * const linear = await replaceToLinear(model);
+ * console.log(model.layers.at(-1)!.getConfig().activation, linear.layers.at(-1)!.getConfig().activation); // softmax linear
+ * ```
+ */
+export async function replaceToLinear(model: tf.LayersModel): Promise<tf.LayersModel> {
+  let artifacts: tf.io.ModelArtifacts | undefined;
+  await model.save(tf.io.withSaveHandler(async (a) => {
+    artifacts = a;
+    return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: "JSON" } };
+  }));
+  const topology = JSON.parse(JSON.stringify(artifacts!.modelTopology)) as {
+    config: { layers: { config: { activation?: string } }[] } | { config: { layers: unknown[] } };
+  };
+  const layers =
+    (topology as { config: { layers: { config: { activation?: string } }[] } }).config.layers;
+  const last = layers[layers.length - 1];
+  if (last?.config?.activation !== undefined) last.config.activation = "linear";
+  const copy = await tf.loadLayersModel(
+    tf.io.fromMemory({ ...artifacts!, modelTopology: topology }),
+  );
+  return copy;
+}
+
+/** Options of {@linkcode classGrid}. */
+export interface ClassGridOptions extends Omit<MaximizeOptions, "index"> {
+  /** Label of each class, e.g. digits or ImageNet names. */
+  labels?: readonly string[];
+  /** Tiles per row. Default 5. */
+  cols?: number;
+  /** Displayed tile size in pixels. Default 112. */
+  size?: number;
+}
+
+/**
+ * Maximises every listed class at once and shows the images in a labelled
+ * grid (seed 004's "all classes" figure).
+ *
+ * @example
+ * ```ts
+ * import { classGrid, initBackend, loadModel } from "convscope";
+ * await initBackend();
+ * const model = await loadModel("models/mnist_cnn");
+ * const fig = await classGrid(model, [0, 1, 2, 3, 4, 5, 6, 7, 8, 9], { inputRange: [0, 1] });
+ * await fig.save("out/mnist_classes.png");
+ * ```
+ */
+export async function classGrid(
+  model: tf.LayersModel,
+  classes: readonly number[],
+  options: ClassGridOptions = {},
+): Promise<Figure> {
+  const { images, scores } = await maximizeActivation(model, { ...options, index: classes });
+  const [lo, hi] = options.inputRange ?? TF_KERAS_VIS_DEFAULTS.inputRange;
+  const size = options.size ?? 112;
+  const figures = classes.map((c, i) => {
+    const image = tf.tidy(() => {
+      const one = tf.slice(images, [i, 0, 0, 0], [1, -1, -1, -1]).squeeze([0]);
+      return one.shape[2] === 1 ? one : tf.div(tf.sub(one, lo), hi - lo);
+    });
+    const title = `${options.labels?.[c] ?? c} (${scores[i].toFixed(1)})`;
+    const figure = image.shape[2] === 1
+      ? matshow(image, { cmap: "gray", vmin: lo, vmax: hi, ticks: false, size, title })
+      : imshow(image, { range: "0-1", size, title });
+    image.dispose();
+    return figure;
+  });
+  images.dispose();
+  return hstack(figures, { cols: options.cols ?? 5, gap: 8 });
+}
