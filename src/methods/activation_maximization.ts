@@ -188,9 +188,9 @@ export async function maximizeActivation(
  */
 export async function replaceToLinear(model: tf.LayersModel): Promise<tf.LayersModel> {
   let artifacts: tf.io.ModelArtifacts | undefined;
-  await model.save(tf.io.withSaveHandler(async (a) => {
+  await model.save(tf.io.withSaveHandler((a) => {
     artifacts = a;
-    return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: "JSON" } };
+    return Promise.resolve({ modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: "JSON" } });
   }));
   const topology = JSON.parse(JSON.stringify(artifacts!.modelTopology)) as {
     config: { layers: { config: { activation?: string } }[] } | { config: { layers: unknown[] } };
