@@ -1,70 +1,159 @@
 /**
- * `deno task demo`: the chapter's figures for a bundled image, written to
- * out/ with an index.html gallery. Offline: everything it reads ships with
- * the project.
+ * `deno task demo`: the whole chapter on the shipped models and bundled
+ * pictures, written to out/ with an index.html gallery. Offline: everything
+ * it reads ships with the project.
+ *
+ * Options: an image path (default notebooks/images/chelsea.png); --quick for
+ * fewer ascent steps and filters.
  *
  * @module
  */
-import * as tf from "@tensorflow/tfjs";
 import {
   bookConvnet,
+  camPanels,
+  classGrid,
+  filterGrid,
   getActivations,
+  gradCam,
   imshow,
   initBackend,
+  jitter,
+  loadBookModel,
   loadImage,
+  loadModel,
   matshow,
+  mnistConvnet,
+  ProgressBar,
+  rotate,
+  saliency,
   showActivations,
+  tf,
+  totalVariation,
 } from "../mod.ts";
 import { type GalleryEntry, writeGallery } from "./gallery.ts";
-import { ProgressBar } from "../src/display/progress.ts";
 
 const started = performance.now();
-const outDir = new URL("../out/", import.meta.url).pathname;
-const imagePath = Deno.args[0] ??
-  new URL("../notebooks/images/chelsea.png", import.meta.url).pathname;
+const quick = Deno.args.includes("--quick") || Deno.env.get("CONVSCOPE_QUICK") === "1";
+const root = new URL("../", import.meta.url).pathname;
+const outDir = `${root}out`;
+const imagePath = Deno.args.find((a) => !a.startsWith("--")) ?? `${root}notebooks/images/chelsea.png`;
 const info = await initBackend();
-console.log(`convscope demo on ${info.backend} (SIMD ${info.simd}, ${info.threads} threads)`);
+console.log(`convscope demo on ${info.backend} (SIMD ${info.simd}, ${info.threads} threads)${quick ? ", quick" : ""}`);
 
-const model = bookConvnet();
+let model: tf.LayersModel;
+let trained = true;
+try {
+  model = await loadBookModel();
+} catch {
+  trained = false;
+  model = bookConvnet();
+  console.log("(no trained model in models/cats_and_dogs_small: using random weights; run `deno task train`)");
+}
+const convLayers = ["conv2d_1", "conv2d_2", "conv2d_3", "conv2d_4"];
+const figureCount = 3 + 8 + convLayers.length + 3 + 2 + 1;
+const bar = new ProgressBar({ total: figureCount, label: "figures" });
+const entries: GalleryEntry[] = [];
+const add = async (name: string, figure: { save(p: string): Promise<string> }, caption: string, section?: string) => {
+  entries.push({ file: await figure.save(`${outDir}/${name}.png`), caption, section });
+  bar.tick();
+};
+
 const image = await loadImage(imagePath, { targetSize: [150, 150] });
 const input = tf.div(image, 255);
-const entries: GalleryEntry[] = [];
-const total = 3 + 8;
-const bar = new ProgressBar({ total, label: "figures" });
-
-entries.push({
-  file: await imshow(image, { title: "input (150×150)" }).save(`${outDir}/input.png`),
-  caption: "The input picture, resized to the model's 150×150 like Keras load_img.",
-});
-bar.tick();
+const p = tf.tidy(() => (model.predict(input.expandDims(0)) as tf.Tensor).dataSync()[0]);
+await add(
+  "input",
+  imshow(image, { title: `input: P(dog) = ${p.toFixed(3)}` }),
+  `The picture, resized to 150×150 like Keras load_img. The ${trained ? "trained" : "untrained"} book convnet ` +
+    `says ${p > 0.5 ? "dog" : "cat"} (P(dog) = ${p.toFixed(3)}).`,
+  "1. Intermediate activations",
+);
 const [first] = getActivations(model, input, ["conv2d_1"]);
 for (const channel of [3, 30]) {
-  const map = tf.tidy(() => first.activation.slice([0, 0, 0, channel], [1, -1, -1, 1]));
-  entries.push({
-    file: await matshow(map, { title: `conv2d_1, channel ${channel}`, colorbar: true })
-      .save(`${outDir}/conv2d_1_channel_${channel}.png`),
-    caption: `One channel of the first layer (the book looks at channels 3 and 30): a single ` +
-      `filter's response over the image.`,
-  });
+  const map = tf.slice(first.activation, [0, 0, 0, channel], [1, -1, -1, 1]);
+  await add(
+    `conv2d_1_channel_${channel}`,
+    matshow(map, { title: `conv2d_1, channel ${channel}`, colorbar: true }),
+    `One channel of the first layer (the book looks at channels 3 and 30): one filter's response over the picture.`,
+  );
   map.dispose();
-  bar.tick();
 }
 first.activation.dispose();
 for (const figure of showActivations(model, input)) {
   const name = figure.title.split(" ")[0];
-  entries.push({
-    file: await figure.save(`${outDir}/activations_${name}.png`),
-    caption: `Every channel of ${name}, each standardised (x − mean)/std·64 + 128 and coloured ` +
-      `with viridis. Early layers keep most of the picture; deeper ones grow abstract and sparse.`,
-  });
-  bar.tick();
+  await add(
+    `activations_${name}`,
+    figure,
+    `Every channel of ${name}, each standardised (x − mean)/std·64 + 128 and coloured with viridis. ` +
+      `Early layers keep most of the picture; deeper ones grow abstract and sparse; flat tiles are filters this picture does not excite.`,
+  );
 }
+
+for (const [i, layer] of convLayers.entries()) {
+  const figure = await filterGrid(model, layer, {
+    filters: quick ? 16 : 64,
+    cols: quick ? 4 : 8,
+    steps: quick ? 10 : 40,
+    size: 64,
+  });
+  await add(
+    `filters_${layer}`,
+    figure,
+    `The input each filter of ${layer} responds to most: gradient ascent from grey noise (the book's recipe, 40 steps). ` +
+      `First layers find colours and edges; deeper ones textures.`,
+    i === 0 ? "2. Filter patterns" : undefined,
+  );
+}
+
+const coffee = await loadImage(`${root}notebooks/images/coffee.png`, { targetSize: [150, 150] });
+for (const [name, picture] of [["chelsea", image], ["coffee", coffee]] as const) {
+  const x = tf.div(picture, 255);
+  const cams = [0, 1].map((classIndex) => gradCam(model, x, { classIndex, classNames: ["cat", "dog"] }));
+  for (const cam of cams) {
+    await add(
+      `gradcam_${name}_${cam.className}`,
+      camPanels(picture, cam.heatmap, { title: `Grad-CAM at ${cam.layer}: evidence for "${cam.className}"` }),
+      `Where the model sees "${cam.className}" in ${name} (P(dog) = ${cam.prediction[0].toFixed(3)}): the gradient of the ` +
+        `class score weighs the last convolution's channels; red is strong evidence.`,
+      name === "chelsea" && cam === cams[0] ? "3. Class activation heatmaps" : undefined,
+    );
+    cam.heatmap.dispose();
+  }
+  if (name === "chelsea") {
+    const map = saliency(model, x, { smoothSamples: quick ? 4 : 16 });
+    await add(
+      "saliency_chelsea",
+      matshow(map, { title: "SmoothGrad saliency", cmap: "inferno", ticks: false, size: 300 }),
+      "SmoothGrad: how much each pixel moves the score, averaged over noisy copies.",
+    );
+    map.dispose();
+  }
+  x.dispose();
+}
+tf.dispose([coffee]);
+
+let mnist: tf.LayersModel;
+try {
+  mnist = await loadModel(`${root}models/mnist_cnn`);
+} catch {
+  mnist = mnistConvnet();
+}
+await add(
+  "mnist_classes",
+  await classGrid(mnist, [0, 1, 2, 3, 4, 5, 6, 7, 8, 9], {
+    inputRange: [0, 1],
+    steps: quick ? 30 : 200,
+    learningRate: 0.01,
+    regularizers: [totalVariation(0.1)],
+    inputModifiers: [jitter(1), rotate(2)],
+  }),
+  "Activation maximisation of each class of the MNIST convnet (softmax swapped for linear, as keras-vis advises): the input it finds most like each digit (score in brackets).",
+  "4. Maximising class outputs",
+);
 bar.done();
 input.dispose();
 image.dispose();
-await writeGallery(outDir, "convscope: what a convnet sees", entries);
+await writeGallery(outDir, "convscope: what a convnet learns", entries);
 console.log(
-  `wrote ${entries.length} figures and ${outDir}index.html in ${
-    ((performance.now() - started) / 1000).toFixed(1)
-  } s`,
+  `wrote ${entries.length} figures and ${outDir}/index.html in ${((performance.now() - started) / 1000).toFixed(1)} s`,
 );

@@ -5,6 +5,7 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
+import { layerOutputShape } from "../models/layers.ts";
 
 /** Bytes the wasm32 heap can grow to. */
 export const WASM_HEAP_LIMIT = 4 * 1024 ** 3;
@@ -21,7 +22,7 @@ function shapesUpTo(
   const upto = (stop < 0 ? model.layers : model.layers.slice(0, stop + 1))
     .filter((l) => l.getClassName() !== "InputLayer");
   const declared = upto.map((l) =>
-    ((Array.isArray(l.outputShape[0]) ? l.outputShape[0] : l.outputShape) as (number | null)[])
+    layerOutputShape(l)
       .slice(1)
   );
   if (declared.every((s) => s.every((d) => d != null))) return declared as number[][];
@@ -63,11 +64,25 @@ export function bytesPerSample(
   layer: tf.layers.Layer,
   inputSize?: readonly [number, number],
 ): number {
-  const sizes = shapesUpTo(model, layer, inputSize).map((s) => s.reduce((a, d) => a * d, 1));
   const [, h, w, c] = model.inputs[0].shape;
   const [height, width] = inputSize ?? [h ?? 224, w ?? 224];
-  const floats = sizes.reduce((a, b) => a + b, height * width * (c ?? 3));
-  const largest = Math.max(...sizes);
+  return bytesForShapes([height, width, c ?? 3], shapesUpTo(model, layer, inputSize));
+}
+
+/**
+ * {@linkcode bytesPerSample} from known shapes: the input's and every
+ * layer output's, without the batch axis.
+ *
+ * @example
+ * ```ts
+ * import { bytesForShapes } from "convscope";
+ * console.log(bytesForShapes([64, 64, 3], [[62, 62, 32]]) > 0); // true
+ * ```
+ */
+export function bytesForShapes(input: readonly number[], shapes: readonly (readonly number[])[]): number {
+  const sizes = shapes.map((s) => s.reduce((a, d) => a * d, 1));
+  const floats = sizes.reduce((a, b) => a + b, input.reduce((a, d) => a * d, 1));
+  const largest = Math.max(0, ...sizes);
   // Measured on VGG16 at 150²: tfjs keeps pre- and post-activation maps for
   // the backward pass, and the ReLU and pooling gradients and the padded,
   // dilated copies of the convolution gradient each make full-size

@@ -5,9 +5,9 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
-import { findLayer, type LayerSelector } from "../models/layers.ts";
+import { findLayer, type LayerSelector, layerOutputShape } from "../models/layers.ts";
 import { activationModel } from "./activations.ts";
-import { bytesPerSample, largestFittingBatch } from "../backend/memory.ts";
+import { bytesForShapes, bytesPerSample, largestFittingBatch } from "../backend/memory.ts";
 import {
   deprocessImage,
   type GradientNormalization,
@@ -62,11 +62,10 @@ function featureExtractor(
   model: tf.LayersModel,
   layer: tf.layers.Layer,
   [height, width]: [number, number],
-): tf.LayersModel {
+): { extractor: tf.LayersModel; shapes?: number[][] } {
   const shape = model.inputs[0].shape;
-  const fits = (shape[1] == null || shape[1] === height) &&
-    (shape[2] == null || shape[2] === width);
-  if (fits) return activationModel(model, [layer.name]);
+  const fits = (shape[1] == null || shape[1] === height) && (shape[2] == null || shape[2] === width);
+  if (fits) return { extractor: activationModel(model, [layer.name]) };
   if (!(model instanceof tf.Sequential)) {
     throw new Error(
       `Model "${model.name}" takes ${shape[1]}×${shape[2]} inputs; use size ${shape[1]} ` +
@@ -75,19 +74,27 @@ function featureExtractor(
   }
   const input = tf.input({ shape: [height, width, shape[3] ?? 3] });
   let x: tf.SymbolicTensor = input;
+  const shapes: number[][] = [];
   for (const l of model.layers) {
-    x = l.apply(x) as tf.SymbolicTensor;
+    // The first layer remembers the model's input size and would warn about the new one.
+    const remembered = (l as unknown as { batchInputShape?: unknown }).batchInputShape;
+    (l as unknown as { batchInputShape?: unknown }).batchInputShape = undefined;
+    try {
+      x = l.apply(x) as tf.SymbolicTensor;
+    } finally {
+      (l as unknown as { batchInputShape?: unknown }).batchInputShape = remembered;
+    }
+    shapes.push(x.shape.slice(1) as number[]);
     if (l === layer) break;
   }
-  return tf.model({
-    inputs: input,
-    outputs: x,
-    name: `${model.name}_${layer.name}_${height}x${width}`,
-  });
+  return {
+    extractor: tf.model({ inputs: input, outputs: x, name: `${model.name}_${layer.name}_${height}x${width}` }),
+    shapes,
+  };
 }
 
 function validateFilters(layer: tf.layers.Layer, filters: readonly number[]): number {
-  const shape = layer.outputShape as (number | null)[];
+  const shape = layerOutputShape(layer);
   if (shape.length !== 4) {
     throw new Error(
       `Layer "${layer.name}" (${layer.getClassName()}) outputs shape [${shape}], not feature maps: ` +
@@ -134,7 +141,7 @@ export async function filterPatterns(
   const depth = inputShape[2] ?? 3;
   const size = options.size ?? inputShape[0] ?? 150;
   const [height, width] = [size, size];
-  const extractor = featureExtractor(model, layer, [height, width]);
+  const { extractor, shapes } = featureExtractor(model, layer, [height, width]);
   const steps = options.steps ?? 40;
   const stepSize = options.stepSize ?? 1;
   const border = options.border ?? 0;
@@ -143,7 +150,9 @@ export async function filterPatterns(
   const chunk = options.batchSize ??
     largestFittingBatch(
       filters.length,
-      bytesPerSample(extractor, extractor.layers.at(-1)!, [height, width]),
+      shapes
+        ? bytesForShapes([height, width, depth], shapes)
+        : bytesPerSample(extractor, extractor.layers.at(-1)!, [height, width]),
     );
   const bar = options.progress
     ? new ProgressBar({ total: steps * Math.ceil(filters.length / chunk), label: `${layer.name}` })
@@ -275,7 +284,7 @@ export async function filterGrid(
   options: FilterGridOptions = {},
 ): Promise<Figure> {
   const target = findLayer(model, layer);
-  const channels = (target.outputShape as number[])[3];
+  const channels = layerOutputShape(target)[3]!;
   const first = options.first ?? 0;
   const count = Math.min(options.filters ?? 64, Math.max(0, channels - first));
   const filters = Array.from({ length: count }, (_, i) => first + i);

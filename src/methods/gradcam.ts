@@ -6,6 +6,7 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
+import { layerOutputShape } from "../models/layers.ts";
 import { asBatch } from "./activations.ts";
 import {
   findLayerDeep,
@@ -79,7 +80,7 @@ export function gradCam(
   const { layer, path } = options.layer
     ? findLayerDeep(model, options.layer)
     : lastConvLayer(model);
-  const shape = layer.outputShape as (number | null)[];
+  const shape = layerOutputShape(layer);
   if (shape.length !== 4) {
     throw new Error(
       `Layer "${path}" outputs [${shape}], not a 4-D feature map; Grad-CAM needs a convolution`,
@@ -139,7 +140,7 @@ export function gradientAtLayer(
   linearOutput: boolean,
 ): { value: tf.Tensor4D; grads: tf.Tensor4D } {
   const run = () => {
-    const shape = (layer.outputShape as number[]).slice(1);
+    const shape = layerOutputShape(layer).slice(1) as number[];
     const probe = tf.zeros([batch.shape[0], ...shape]);
     let captured: tf.Tensor | undefined;
     const grads = tf.grad((p: tf.Tensor) =>

@@ -90,3 +90,25 @@ export function selectLayers(
   }
   return unique;
 }
+
+/**
+ * A layer's output shape in the model it was built in. `layer.outputShape`
+ * throws once a layer has been applied again at another size (as filter
+ * patterns do for fixed-size Sequential models); the first node is the
+ * original model's.
+ *
+ * @example
+ * ```ts
+ * import { bookConvnet, initBackend, layerOutputShape } from "convscope";
+ * await initBackend();
+ * console.log(layerOutputShape(bookConvnet().getLayer("conv2d_1"))); // [null, 148, 148, 32]
+ * ```
+ */
+export function layerOutputShape(layer: tf.layers.Layer): (number | null)[] {
+  try {
+    const shape = layer.outputShape;
+    return (Array.isArray(shape[0]) ? shape[0] : shape) as (number | null)[];
+  } catch {
+    return (layer.getOutputAt(0) as tf.SymbolicTensor).shape;
+  }
+}

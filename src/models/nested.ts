@@ -5,7 +5,7 @@
  * @module
  */
 import type * as tf from "@tensorflow/tfjs";
-import { isConv } from "./layers.ts";
+import { isConv, layerOutputShape } from "./layers.ts";
 
 /** A layer and the path of model names that leads to it. */
 export interface LayerPath {
@@ -76,7 +76,7 @@ export function findLayerDeep(model: tf.LayersModel, name: string): LayerPath {
  */
 export function lastConvLayer(model: tf.LayersModel): LayerPath {
   const convs = walkLayers(model).filter(({ layer }) => {
-    const shape = layer.outputShape as (number | null)[];
+    const shape = layerOutputShape(layer);
     return isConv(layer) && Array.isArray(shape) && shape.length === 4;
   });
   if (convs.length === 0) {
