@@ -149,13 +149,17 @@ Deno.test("overlay: same size as the image, heatmap resized bilinearly and blend
   const { overlayRaster, camPanels, saliency } = await import("../mod.ts");
   const image = tf.fill([6, 10, 3], 100);
   const heat = tf.tensor2d([[0, 1], [0, 1]]);
-  const r = overlayRaster(image, heat);
+  const r = overlayRaster(image, heat, { blend: "saturate" });
   assertEquals([r.width, r.height], [10, 6]);
   // Left edge: heat 0 → jet[0] = (0, 0, 127); 100 + 0.4·127 = 150.8 → 151.
   assertEquals([...r.data.subarray(0, 3)], [100, 100, 151]);
   // Right edge: heat 1 → jet[255] = (127, 0, 0).
   const right = (5 * 10 + 9) * 3;
   assertEquals([...r.data.subarray(right, right + 3)], [151, 100, 100]);
+  // The default rescales the sum to 0–255 like the 2nd edition's array_to_img.
+  const stretched = overlayRaster(image, heat);
+  assertEquals(Math.max(...stretched.data), 255);
+  assertEquals(Math.min(...stretched.data), 0);
   const panels = camPanels(image, heat, { title: "t" });
   assert(panels.width > 3 * 300);
   // Saliency of the tiny model: only the quadrants that feed the class score matter.

@@ -18,10 +18,12 @@ export interface OverlayOptions {
   /** Colormap. Default `"jet"` (matplotlib's, as the book's 2nd edition). */
   cmap?: ColormapName | Colormap;
   /**
-   * `"add"` (default; the book's `heatmap * 0.4 + img`, saturating) or
-   * `"mix"` (`(1 − α)·img + α·heatmap`, which keeps the picture's contrast).
+   * `"add"` (default): the book's `heatmap * 0.4 + img`, rescaled to 0–255
+   * as the 2nd edition's `array_to_img` does; `"saturate"`: the same sum
+   * clipped at 255 (1st edition, `cv2.imwrite`); `"mix"`:
+   * `(1 − α)·img + α·heatmap`.
    */
-  blend?: "add" | "mix";
+  blend?: "add" | "saturate" | "mix";
   /** Title above the figure. */
   title?: string;
   /** Displayed size of the longer side (integer zoom). Default: the image's own size, at least 300. */
@@ -54,17 +56,26 @@ export function overlayRaster(
   });
   const { lut } = colormap(options.cmap ?? "jet");
   const alpha = options.alpha ?? 0.4;
-  const mix = options.blend === "mix";
-  const data = new Uint8Array(width * height * 3);
+  const blend = options.blend ?? "add";
+  const sum = new Float32Array(width * height * 3);
+  let lo = Infinity, hi = -Infinity;
   for (let p = 0; p < width * height; p++) {
     // The book's np.uint8(255 * heatmap) index into the colormap.
     const v = heat[p];
     const k = Math.min(255, Math.max(0, Math.floor(255 * (Number.isFinite(v) ? v : 0)))) * 3;
     for (let c = 0; c < 3; c++) {
       const base = picture.data[p * 3 + c];
-      const value = mix ? (1 - alpha) * base + alpha * lut[k + c] : base + alpha * lut[k + c];
-      data[p * 3 + c] = value > 255 ? 255 : Math.round(value);
+      const value = blend === "mix" ? (1 - alpha) * base + alpha * lut[k + c] : base + alpha * lut[k + c];
+      sum[p * 3 + c] = value;
+      if (value < lo) lo = value;
+      if (value > hi) hi = value;
     }
+  }
+  const data = new Uint8Array(width * height * 3);
+  const stretch = blend === "add" && hi > lo;
+  for (let i = 0; i < sum.length; i++) {
+    const v = stretch ? ((sum[i] - lo) / (hi - lo)) * 255 : sum[i];
+    data[i] = v > 255 ? 255 : v < 0 ? 0 : Math.round(v);
   }
   return { width, height, data };
 }
