@@ -124,8 +124,16 @@ def coalesce_streams(nb):
 
 def export_html(nb, path):
     from nbconvert import HTMLExporter
+    from traitlets.config import Config
 
-    exporter = HTMLExporter()
+    # nbconvert prefers SVG and its sanitiser blanks SVG outputs; every convscope
+    # figure carries a PNG, so put PNG first.
+    config = Config()
+    config.NbConvertBase.display_data_priority = [
+        "text/html", "application/pdf", "text/latex", "image/png", "image/jpeg", "image/svg+xml",
+        "text/markdown", "text/plain",
+    ]
+    exporter = HTMLExporter(config=config)
     body, _ = exporter.from_notebook_node(nb)
     path.write_text(body, encoding="utf-8")
 
