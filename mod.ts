@@ -58,3 +58,4 @@ export * from "./src/plot/heatmap.ts";
 export * from "./src/data/mnist.ts";
 export * from "./src/methods/regularizers.ts";
 export * from "./src/methods/activation_maximization.ts";
+export * from "./src/methods/fourier.ts";

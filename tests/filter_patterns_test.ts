@@ -108,3 +108,29 @@ Deno.test("1,000 ascent steps keep the tensor count flat; abort returns what was
   partial.dispose();
   assertEquals(tf.memory().numTensors, before);
 });
+
+Deno.test("Lucid's Fourier parameterisation: valid images, and the ascent raises the activation", async () => {
+  const { fourierImage, rotateDifferentiable } = await import("../mod.ts");
+  const param = fourierImage(2, 32, 32, 1);
+  const img = param.render();
+  assertEquals(img.shape, [2, 32, 32, 3]);
+  assert(img.min().dataSync()[0] > 0 && img.max().dataSync()[0] < 1);
+  tf.dispose([img]);
+  param.dispose();
+  // The differentiable rotation is the identity at 0 and keeps a constant image constant.
+  const flat = tf.fill([1, 9, 9, 3], 0.5) as tf.Tensor4D;
+  assertAlmostEquals(tf.max(tf.abs(tf.sub(rotateDifferentiable(flat, 0.2, 0.5), flat))).dataSync()[0], 0, 1e-5);
+  const model = vgg16({ includeTop: false, seed: 5 });
+  const losses: number[] = [];
+  const out = await filterPatterns(model, "block1_conv2", [3], {
+    size: 48,
+    steps: 40,
+    parameterization: "fourier",
+    inputRange: [-120, 135],
+    onStep: (step, loss) => step >= 16 && losses.push(loss),
+  });
+  assertEquals(out.shape, [1, 48, 48, 3]);
+  assertEquals(out.dtype, "int32");
+  assert(losses.at(-1)! > losses[0], `activation went from ${losses[0]} to ${losses.at(-1)}`);
+  tf.dispose([out, flat]);
+});

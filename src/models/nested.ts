@@ -124,17 +124,26 @@ export function withProbe<T>(
  */
 export function withLinearOutput<T>(model: tf.LayersModel, fn: () => T): T {
   const layers = walkLayers(model);
-  const last = layers[layers.length - 1]?.layer as unknown as {
+  const last = layers[layers.length - 1]?.layer;
+  return last ? withLinearActivation(last, fn) : fn();
+}
+
+/**
+ * Runs `fn` with `layer`'s activation replaced by a linear one (so its
+ * pre-activation is what comes out), then restores it.
+ */
+export function withLinearActivation<T>(layer: tf.layers.Layer, fn: () => T): T {
+  const target = layer as unknown as {
     activation?: { getClassName(): string; apply(x: tf.Tensor): tf.Tensor };
   };
-  const activation = last?.activation;
+  const activation = target.activation;
   if (!activation || activation.getClassName() === "linear") return fn();
   const linear = { getClassName: () => "linear", apply: (x: tf.Tensor) => x };
-  last.activation = linear as typeof activation;
+  target.activation = linear as typeof activation;
   try {
     return fn();
   } finally {
-    last.activation = activation;
+    target.activation = activation;
   }
 }
 
@@ -145,4 +154,9 @@ export function outputActivation(model: tf.LayersModel): string {
     activation?: { getClassName(): string };
   };
   return last?.activation?.getClassName() ?? "linear";
+}
+
+/** {@linkcode withLinearActivation} for several layers at once. */
+export function withLinearActivations<T>(layers: readonly tf.layers.Layer[], fn: () => T): T {
+  return layers.reduceRight<() => T>((inner, layer) => () => withLinearActivation(layer, inner), fn)();
 }
