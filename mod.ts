@@ -59,3 +59,4 @@ export * from "./src/data/mnist.ts";
 export * from "./src/methods/regularizers.ts";
 export * from "./src/methods/activation_maximization.ts";
 export * from "./src/methods/fourier.ts";
+export * from "./src/models/keras_h5.ts";

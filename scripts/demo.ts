@@ -36,9 +36,14 @@ const started = performance.now();
 const quick = Deno.args.includes("--quick") || Deno.env.get("CONVSCOPE_QUICK") === "1";
 const root = new URL("../", import.meta.url).pathname;
 const outDir = `${root}out`;
-const imagePath = Deno.args.find((a) => !a.startsWith("--")) ?? `${root}notebooks/images/chelsea.png`;
+const imagePath = Deno.args.find((a) => !a.startsWith("--")) ??
+  `${root}notebooks/images/chelsea.png`;
 const info = await initBackend();
-console.log(`convscope demo on ${info.backend} (SIMD ${info.simd}, ${info.threads} threads)${quick ? ", quick" : ""}`);
+console.log(
+  `convscope demo on ${info.backend} (SIMD ${info.simd}, ${info.threads} threads)${
+    quick ? ", quick" : ""
+  }`,
+);
 
 let model: tf.LayersModel;
 let trained = true;
@@ -47,13 +52,20 @@ try {
 } catch {
   trained = false;
   model = bookConvnet();
-  console.log("(no trained model in models/cats_and_dogs_small: using random weights; run `deno task train`)");
+  console.log(
+    "(no trained model in models/cats_and_dogs_small: using random weights; run `deno task train`)",
+  );
 }
 const convLayers = ["conv2d_1", "conv2d_2", "conv2d_3", "conv2d_4"];
 const figureCount = 3 + 8 + convLayers.length + 3 + 2 + 1;
 const bar = new ProgressBar({ total: figureCount, label: "figures" });
 const entries: GalleryEntry[] = [];
-const add = async (name: string, figure: { save(p: string): Promise<string> }, caption: string, section?: string) => {
+const add = async (
+  name: string,
+  figure: { save(p: string): Promise<string> },
+  caption: string,
+  section?: string,
+) => {
   entries.push({ file: await figure.save(`${outDir}/${name}.png`), caption, section });
   bar.tick();
 };
@@ -64,7 +76,9 @@ const p = tf.tidy(() => (model.predict(input.expandDims(0)) as tf.Tensor).dataSy
 await add(
   "input",
   imshow(image, { title: `input: P(dog) = ${p.toFixed(3)}` }),
-  `The picture, resized to 150×150 like Keras load_img. The ${trained ? "trained" : "untrained"} book convnet ` +
+  `The picture, resized to 150×150 like Keras load_img. The ${
+    trained ? "trained" : "untrained"
+  } book convnet ` +
     `says ${p > 0.5 ? "dog" : "cat"} (P(dog) = ${p.toFixed(3)}).`,
   "1. Intermediate activations",
 );
@@ -108,12 +122,18 @@ for (const [i, layer] of convLayers.entries()) {
 const coffee = await loadImage(`${root}notebooks/images/coffee.png`, { targetSize: [150, 150] });
 for (const [name, picture] of [["chelsea", image], ["coffee", coffee]] as const) {
   const x = tf.div(picture, 255);
-  const cams = [0, 1].map((classIndex) => gradCam(model, x, { classIndex, classNames: ["cat", "dog"] }));
+  const cams = [0, 1].map((classIndex) =>
+    gradCam(model, x, { classIndex, classNames: ["cat", "dog"] })
+  );
   for (const cam of cams) {
     await add(
       `gradcam_${name}_${cam.className}`,
-      camPanels(picture, cam.heatmap, { title: `Grad-CAM at ${cam.layer}: evidence for "${cam.className}"` }),
-      `Where the model sees "${cam.className}" in ${name} (P(dog) = ${cam.prediction[0].toFixed(3)}): the gradient of the ` +
+      camPanels(picture, cam.heatmap, {
+        title: `Grad-CAM at ${cam.layer}: evidence for "${cam.className}"`,
+      }),
+      `Where the model sees "${cam.className}" in ${name} (P(dog) = ${
+        cam.prediction[0].toFixed(3)
+      }): the gradient of the ` +
         `class score weighs the last convolution's channels; red is strong evidence.`,
       name === "chelsea" && cam === cams[0] ? "3. Class activation heatmaps" : undefined,
     );
@@ -155,5 +175,7 @@ input.dispose();
 image.dispose();
 await writeGallery(outDir, "convscope: what a convnet learns", entries);
 console.log(
-  `wrote ${entries.length} figures and ${outDir}/index.html in ${((performance.now() - started) / 1000).toFixed(1)} s`,
+  `wrote ${entries.length} figures and ${outDir}/index.html in ${
+    ((performance.now() - started) / 1000).toFixed(1)
+  } s`,
 );

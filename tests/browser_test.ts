@@ -16,7 +16,10 @@ async function available(): Promise<string | undefined> {
     return "no /usr/bin/chromium (apt-get install chromium)";
   }
   const probe = await new Deno.Command("/usr/bin/python3", {
-    args: ["-c", "import nbclient, nbconvert, jupyter_client.kernelspec as k; k.get_kernel_spec('deno')"],
+    args: [
+      "-c",
+      "import nbclient, nbconvert, jupyter_client.kernelspec as k; k.get_kernel_spec('deno')",
+    ],
     stdout: "null",
     stderr: "null",
   }).output().catch(() => undefined);
@@ -68,7 +71,13 @@ Deno.test({
   async fn() {
     const dir = await Deno.makeTempDir();
     const run = await new Deno.Command("/usr/bin/python3", {
-      args: [`${ROOT}scripts/run_notebooks.py`, "--html", "--out", dir, `${ROOT}notebooks/01-intermediate-activations.ipynb`],
+      args: [
+        `${ROOT}scripts/run_notebooks.py`,
+        "--html",
+        "--out",
+        dir,
+        `${ROOT}notebooks/01-intermediate-activations.ipynb`,
+      ],
       env: { NO_COLOR: "1", CONVSCOPE_QUICK: "1" },
       stdout: "piped",
       stderr: "piped",
@@ -82,9 +91,16 @@ Deno.test({
     await Deno.writeTextFile(`${dir}/stripped.html`, stripped);
     await screenshot(`${dir}/stripped.html`, `${dir}/stripped.png`);
     const without = await colourfulShare(`${dir}/stripped.png`);
-    assert(withFigures > 0.05, `only ${(withFigures * 100).toFixed(2)} % of the page is figure pixels`);
+    assert(
+      withFigures > 0.05,
+      `only ${(withFigures * 100).toFixed(2)} % of the page is figure pixels`,
+    );
     assert(without < withFigures / 10, `control page: ${(without * 100).toFixed(2)} %`);
-    console.log(`figure pixels: ${(withFigures * 100).toFixed(1)} % of the page (control without images: ${(without * 100).toFixed(2)} %)`);
+    console.log(
+      `figure pixels: ${(withFigures * 100).toFixed(1)} % of the page (control without images: ${
+        (without * 100).toFixed(2)
+      } %)`,
+    );
     await Deno.remove(dir, { recursive: true });
   },
 });

@@ -119,7 +119,11 @@ Deno.test("Lucid's Fourier parameterisation: valid images, and the ascent raises
   param.dispose();
   // The differentiable rotation is the identity at 0 and keeps a constant image constant.
   const flat = tf.fill([1, 9, 9, 3], 0.5) as tf.Tensor4D;
-  assertAlmostEquals(tf.max(tf.abs(tf.sub(rotateDifferentiable(flat, 0.2, 0.5), flat))).dataSync()[0], 0, 1e-5);
+  assertAlmostEquals(
+    tf.max(tf.abs(tf.sub(rotateDifferentiable(flat, 0.2, 0.5), flat))).dataSync()[0],
+    0,
+    1e-5,
+  );
   const model = vgg16({ includeTop: false, seed: 5 });
   const losses: number[] = [];
   const out = await filterPatterns(model, "block1_conv2", [3], {

@@ -84,7 +84,8 @@ if (!hasSharedData) console.warn(`SKIPPING notebook 00: ${SHARED_DATA} is absent
 
 for (const name of NOTEBOOKS) {
   Deno.test({
-    name: `notebook ${name} executes in Deno's kernel (quick settings); every figure cell has its image/png`,
+    name:
+      `notebook ${name} executes in Deno's kernel (quick settings); every figure cell has its image/png`,
     ignore: missing !== undefined || (name.startsWith("00") && !hasSharedData),
     async fn() {
       const out = await Deno.makeTempDir();
@@ -96,7 +97,11 @@ for (const name of NOTEBOOKS) {
       assert(figureCells.length >= 1, "the notebook marks its figure cells");
       let figures = 0;
       for (const cell of figureCells) {
-        assertEquals(imageCount(cell), cell.metadata.convscope?.figures, [cell.source].flat().join(""));
+        assertEquals(
+          imageCount(cell),
+          cell.metadata.convscope?.figures,
+          [cell.source].flat().join(""),
+        );
         figures += imageCount(cell);
       }
       for (const cell of cells) {

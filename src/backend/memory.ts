@@ -79,7 +79,10 @@ export function bytesPerSample(
  * console.log(bytesForShapes([64, 64, 3], [[62, 62, 32]]) > 0); // true
  * ```
  */
-export function bytesForShapes(input: readonly number[], shapes: readonly (readonly number[])[]): number {
+export function bytesForShapes(
+  input: readonly number[],
+  shapes: readonly (readonly number[])[],
+): number {
   const sizes = shapes.map((s) => s.reduce((a, d) => a * d, 1));
   const floats = sizes.reduce((a, b) => a + b, input.reduce((a, d) => a * d, 1));
   const largest = Math.max(0, ...sizes);

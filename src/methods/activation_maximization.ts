@@ -190,7 +190,9 @@ export async function replaceToLinear(model: tf.LayersModel): Promise<tf.LayersM
   let artifacts: tf.io.ModelArtifacts | undefined;
   await model.save(tf.io.withSaveHandler((a) => {
     artifacts = a;
-    return Promise.resolve({ modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: "JSON" } });
+    return Promise.resolve({
+      modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: "JSON" },
+    });
   }));
   const topology = JSON.parse(JSON.stringify(artifacts!.modelTopology)) as {
     config: { layers: { config: { activation?: string } }[] } | { config: { layers: unknown[] } };

@@ -5,7 +5,7 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
-import { findLayer, type LayerSelector, layerOutputShape } from "../models/layers.ts";
+import { findLayer, layerOutputShape, type LayerSelector } from "../models/layers.ts";
 import { activationModel } from "./activations.ts";
 import { bytesForShapes, bytesPerSample, largestFittingBatch } from "../backend/memory.ts";
 import {
@@ -76,7 +76,8 @@ function featureExtractor(
   [height, width]: [number, number],
 ): { extractor: tf.LayersModel; shapes?: number[][] } {
   const shape = model.inputs[0].shape;
-  const fits = (shape[1] == null || shape[1] === height) && (shape[2] == null || shape[2] === width);
+  const fits = (shape[1] == null || shape[1] === height) &&
+    (shape[2] == null || shape[2] === width);
   if (fits) return { extractor: activationModel(model, [layer.name]) };
   if (!(model instanceof tf.Sequential)) {
     throw new Error(
@@ -100,7 +101,11 @@ function featureExtractor(
     if (l === layer) break;
   }
   return {
-    extractor: tf.model({ inputs: input, outputs: x, name: `${model.name}_${layer.name}_${height}x${width}` }),
+    extractor: tf.model({
+      inputs: input,
+      outputs: x,
+      name: `${model.name}_${layer.name}_${height}x${width}`,
+    }),
     shapes,
   };
 }
@@ -250,13 +255,21 @@ async function fourierPatterns(
   const [lo, hi] = options.inputRange ?? [0, 1];
   const [, fixedH, fixedW] = extractor.inputs[0].shape;
   const bar = options.progress
-    ? new ProgressBar({ total: steps * Math.ceil(filters.length / options.chunk), label: "fourier" })
+    ? new ProgressBar({
+      total: steps * Math.ceil(filters.length / options.chunk),
+      label: "fourier",
+    })
     : undefined;
   const upstream = extractor.layers.slice(0, extractor.layers.indexOf(layer) + 1);
   const images = await inChunks(filters.length, options.chunk, async (start, end) => {
     const mine = filters.slice(start, end);
     const n = mine.length;
-    const param = fourierImage(n, options.size, options.size, (options.seed ?? 0) * 100_003 + mine[0]);
+    const param = fourierImage(
+      n,
+      options.size,
+      options.size,
+      (options.seed ?? 0) * 100_003 + mine[0],
+    );
     const random = new SeededRandom((options.seed ?? 0) + mine[0]);
     const optimizer = tf.train.adam(options.stepSize ?? 0.05);
     const mask = tf.tidy(() =>
@@ -273,7 +286,9 @@ async function fourierPatterns(
           let x = lucidTransforms(param.render(), random);
           // Fixed-size models get the transformed image resized back to their input.
           if (fixedH != null && fixedW != null) x = tf.image.resizeBilinear(x, [fixedH, fixedW]);
-          const out = extractor.apply(tf.add(tf.mul(x, hi - lo), lo), { training: false }) as tf.Tensor4D;
+          const out = extractor.apply(tf.add(tf.mul(x, hi - lo), lo), {
+            training: false,
+          }) as tf.Tensor4D;
           const [, h, w] = out.shape;
           return tf.neg(tf.div(tf.sum(tf.mul(out, mask)), h * w * n)) as tf.Scalar;
         };
@@ -298,7 +313,12 @@ async function fourierPatterns(
   bar?.done();
   const crop = options.crop ?? 0;
   if (crop === 0) return images as tf.Tensor4D;
-  const cropped = tf.slice(images, [0, crop, crop, 0], [-1, options.size - 2 * crop, options.size - 2 * crop, -1]);
+  const cropped = tf.slice(images, [0, crop, crop, 0], [
+    -1,
+    options.size - 2 * crop,
+    options.size - 2 * crop,
+    -1,
+  ]);
   images.dispose();
   return cropped as tf.Tensor4D;
 }

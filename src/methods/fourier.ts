@@ -87,7 +87,13 @@ export interface FourierImage {
  * param.dispose();
  * ```
  */
-export function fourierImage(n: number, h: number, w: number, seed: number, sd = 0.01): FourierImage {
+export function fourierImage(
+  n: number,
+  h: number,
+  w: number,
+  seed: number,
+  sd = 0.01,
+): FourierImage {
   const wf = Math.floor(w / 2) + 1;
   const freqs = frequencies(h, w);
   const scaleValues = freqs.map((f) => Math.sqrt(w * h) / Math.max(f, 1 / Math.max(w, h)));
@@ -103,15 +109,26 @@ export function fourierImage(n: number, h: number, w: number, seed: number, sd =
       const re = tf.mul(tf.squeeze(tf.slice(spectrum, [0], [1]), [0]), scale); // [n·3, h, wf]
       const im = tf.mul(tf.squeeze(tf.slice(spectrum, [1], [1]), [0]), scale);
       // Along y: Z = e^{+2πi ky y / h} · X.
-      const zr = tf.sub(tf.matMul(tf.broadcastTo(cy, [n * 3, h, h]), re), tf.matMul(tf.broadcastTo(sy, [n * 3, h, h]), im));
-      const zi = tf.add(tf.matMul(tf.broadcastTo(sy, [n * 3, h, h]), re), tf.matMul(tf.broadcastTo(cy, [n * 3, h, h]), im));
+      const zr = tf.sub(
+        tf.matMul(tf.broadcastTo(cy, [n * 3, h, h]), re),
+        tf.matMul(tf.broadcastTo(sy, [n * 3, h, h]), im),
+      );
+      const zi = tf.add(
+        tf.matMul(tf.broadcastTo(sy, [n * 3, h, h]), re),
+        tf.matMul(tf.broadcastTo(cy, [n * 3, h, h]), im),
+      );
       // Along x, real part only.
       const planes = tf.sub(
         tf.matMul(zr.reshape([n * 3 * h, wf]), cx),
         tf.matMul(zi.reshape([n * 3 * h, wf]), sx),
       ).reshape([n, 3, h, w]);
       const pixels = tf.div(tf.transpose(planes, [0, 2, 3, 1]), 4); // [n, h, w, 3]
-      const decorrelated = tf.matMul(pixels.reshape([n * h * w, 3]), color, false, true).reshape([n, h, w, 3]);
+      const decorrelated = tf.matMul(pixels.reshape([n * h * w, 3]), color, false, true).reshape([
+        n,
+        h,
+        w,
+        3,
+      ]);
       return tf.sigmoid(decorrelated) as tf.Tensor4D;
     });
   return {

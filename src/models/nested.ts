@@ -158,5 +158,8 @@ export function outputActivation(model: tf.LayersModel): string {
 
 /** {@linkcode withLinearActivation} for several layers at once. */
 export function withLinearActivations<T>(layers: readonly tf.layers.Layer[], fn: () => T): T {
-  return layers.reduceRight<() => T>((inner, layer) => () => withLinearActivation(layer, inner), fn)();
+  return layers.reduceRight<() => T>(
+    (inner, layer) => () => withLinearActivation(layer, inner),
+    fn,
+  )();
 }

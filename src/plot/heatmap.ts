@@ -65,7 +65,9 @@ export function overlayRaster(
     const k = Math.min(255, Math.max(0, Math.floor(255 * (Number.isFinite(v) ? v : 0)))) * 3;
     for (let c = 0; c < 3; c++) {
       const base = picture.data[p * 3 + c];
-      const value = blend === "mix" ? (1 - alpha) * base + alpha * lut[k + c] : base + alpha * lut[k + c];
+      const value = blend === "mix"
+        ? (1 - alpha) * base + alpha * lut[k + c]
+        : base + alpha * lut[k + c];
       sum[p * 3 + c] = value;
       if (value < lo) lo = value;
       if (value > hi) hi = value;
