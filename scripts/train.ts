@@ -32,10 +32,10 @@ const value = (name: string, fallback: string) => {
 };
 const root = new URL("../", import.meta.url).pathname;
 const data = value("--data", `${root}../shared/data/cats_and_dogs_small`);
-const epochs = Number(value("--epochs", "25"));
+const epochs = Number(value("--epochs", "45"));
 const checkpointDir = value("--checkpoint", `${root}.cache/train`);
 const outDir = value("--out", `${root}models/cats_and_dogs_small`);
-const seed = Number(value("--seed", "1"));
+const seed = Number(value("--seed", "2"));
 const bookRecipe = args.includes("--book-recipe");
 
 const info = await initBackend();
@@ -58,9 +58,10 @@ console.error(
 );
 
 const model = bookConvnet({ seed });
-// The faster recipe: Adam with a step-down schedule reaches the book's
-// accuracy in a quarter of its 100 epochs on the same architecture.
-const schedule = (epoch: number) => epoch < 12 ? 1e-3 : epoch < 20 ? 3e-4 : 1e-4;
+// The faster recipe: Adam with a step-down schedule on the same architecture.
+// (Adam at 1e-3 was tried first: by epoch 8 it had killed most conv2d_1/2
+// filters — flat tiles in the activation grids — and learned slowly.)
+const schedule = (epoch: number) => epoch < 20 ? 5e-4 : epoch < 35 ? 2e-4 : 1e-4;
 model.compile({
   optimizer: bookRecipe ? tf.train.rmsprop(1e-4) : tf.train.adam(schedule(0)),
   loss: "binaryCrossentropy",
@@ -88,7 +89,7 @@ const history: History = await fit(model, train, {
             architecture: "Deep Learning with Python 5.2, model 2 (dropout 0.5, augmentation)",
             recipe: bookRecipe
               ? "RMSprop 1e-4, batch 32"
-              : "Adam, learning rate 1e-3 (epochs 1-12), 3e-4 (13-20), 1e-4 (21+), batch 32",
+              : "Adam, learning rate 5e-4 (epochs 1-20), 2e-4 (21-35), 1e-4 (36+), batch 32",
             augmentation:
               "rotation 40, shifts 0.2, shear 0.2, zoom 0.2, horizontal flip, fill nearest",
             seed,

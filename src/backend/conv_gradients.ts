@@ -11,6 +11,7 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
+import { replaceWasmKernel } from "./kernel_registry.ts";
 
 type TensorInfo = tf.TensorInfo;
 type Pad = number | "valid" | "same" | number[][];
@@ -285,42 +286,22 @@ let stockBackpropInput: tf.KernelConfig | undefined;
  * kernel (input) or fail with a clear message (filter, which tfjs lacks).
  */
 export function registerWasmConvGradients(which: { input?: boolean } = {}): void {
-  registerFilterGradient();
-  if (which.input === false) return;
-  const current = tf.getKernel("Conv2DBackpropInput", "wasm");
-  if (current && (current as { convscope?: boolean }).convscope) return;
-  stockBackpropInput = current;
-  if (current) tf.unregisterKernel("Conv2DBackpropInput", "wasm");
-  const inputConfig: tf.KernelConfig & { convscope: true } = {
-    kernelName: "Conv2DBackpropInput",
-    backendName: "wasm",
-    convscope: true,
-    kernelFunc: ({ inputs, attrs, backend }) => {
-      const a = attrs as unknown as Conv2DBackpropInputAttrs;
-      const { dy, filter } = inputs as { dy: TensorInfo; filter: TensorInfo };
-      if (a.dataFormat === "NCHW" && stockBackpropInput) {
-        return stockBackpropInput.kernelFunc({ inputs, attrs, backend });
-      }
-      return conv2DBackpropInputViaConv(dy, filter, a, backend as WasmBackendLike);
-    },
-  };
-  tf.registerKernel(inputConfig);
-}
-
-function registerFilterGradient(): void {
-  if (tf.getKernel("Conv2DBackpropFilter", "wasm")) return;
-  tf.registerKernel({
-    kernelName: "Conv2DBackpropFilter",
-    backendName: "wasm",
-    kernelFunc: ({ inputs, attrs, backend }) => {
-      const a = attrs as unknown as Conv2DBackpropFilterAttrs;
-      if (a.dataFormat === "NCHW") {
-        throw new Error(
-          "convscope: Conv2DBackpropFilter on wasm supports channels-last (NHWC) only",
-        );
-      }
-      const { x, dy } = inputs as { x: TensorInfo; dy: TensorInfo };
-      return conv2DBackpropFilterViaConv(x, dy, a, backend as WasmBackendLike);
-    },
+  replaceWasmKernel("Conv2DBackpropFilter", ({ inputs, attrs, backend }) => {
+    const a = attrs as unknown as Conv2DBackpropFilterAttrs;
+    if (a.dataFormat === "NCHW") {
+      throw new Error("convscope: Conv2DBackpropFilter on wasm supports channels-last (NHWC) only");
+    }
+    const { x, dy } = inputs as { x: TensorInfo; dy: TensorInfo };
+    return conv2DBackpropFilterViaConv(x, dy, a, backend as WasmBackendLike);
   });
+  if (which.input === false) return;
+  const replaced = replaceWasmKernel("Conv2DBackpropInput", ({ inputs, attrs, backend }) => {
+    const a = attrs as unknown as Conv2DBackpropInputAttrs;
+    const { dy, filter } = inputs as { dy: TensorInfo; filter: TensorInfo };
+    if (a.dataFormat === "NCHW" && stockBackpropInput) {
+      return stockBackpropInput.kernelFunc({ inputs, attrs, backend });
+    }
+    return conv2DBackpropInputViaConv(dy, filter, a, backend as WasmBackendLike);
+  });
+  stockBackpropInput ??= replaced;
 }

@@ -8,6 +8,7 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
+import { replaceWasmKernel } from "./kernel_registry.ts";
 
 interface WasmHeapBackend {
   makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
@@ -81,22 +82,13 @@ export function maxPoolGradOnHeap(
 
 /** Registers the faster `MaxPoolGrad` on wasm (idempotent). */
 export function registerWasmPoolGradients(): void {
-  const current = tf.getKernel("MaxPoolGrad", "wasm") as { convscope?: boolean } | undefined;
-  if (current?.convscope) return;
-  if (current) tf.unregisterKernel("MaxPoolGrad", "wasm");
-  const config: tf.KernelConfig & { convscope: true } = {
-    kernelName: "MaxPoolGrad",
-    backendName: "wasm",
-    convscope: true,
-    kernelFunc: ({ inputs, attrs, backend }) => {
-      const { dy, input } = inputs as { dy: tf.TensorInfo; input: tf.TensorInfo };
-      return maxPoolGradOnHeap(
-        dy,
-        input,
-        attrs as unknown as MaxPoolGradAttrs,
-        backend as unknown as WasmHeapBackend,
-      );
-    },
-  };
-  tf.registerKernel(config);
+  replaceWasmKernel("MaxPoolGrad", ({ inputs, attrs, backend }) => {
+    const { dy, input } = inputs as { dy: tf.TensorInfo; input: tf.TensorInfo };
+    return maxPoolGradOnHeap(
+      dy,
+      input,
+      attrs as unknown as MaxPoolGradAttrs,
+      backend as unknown as WasmHeapBackend,
+    );
+  });
 }

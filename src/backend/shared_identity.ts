@@ -10,7 +10,8 @@
  *
  * @module
  */
-import * as tf from "@tensorflow/tfjs";
+import type * as tf from "@tensorflow/tfjs";
+import { replaceWasmKernel } from "./kernel_registry.ts";
 
 interface RefCountingBackend {
   incRef(dataId: unknown): void;
@@ -18,18 +19,9 @@ interface RefCountingBackend {
 
 /** Registers the sharing `Identity` on wasm (idempotent). */
 export function registerWasmSharedIdentity(): void {
-  const current = tf.getKernel("Identity", "wasm") as { convscope?: boolean } | undefined;
-  if (current?.convscope) return;
-  if (current) tf.unregisterKernel("Identity", "wasm");
-  const config: tf.KernelConfig & { convscope: true } = {
-    kernelName: "Identity",
-    backendName: "wasm",
-    convscope: true,
-    kernelFunc: ({ inputs, backend }) => {
-      const { x } = inputs as { x: tf.TensorInfo };
-      (backend as unknown as RefCountingBackend).incRef(x.dataId);
-      return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
-    },
-  };
-  tf.registerKernel(config);
+  replaceWasmKernel("Identity", ({ inputs, backend }) => {
+    const { x } = inputs as { x: tf.TensorInfo };
+    (backend as unknown as RefCountingBackend).incRef(x.dataId);
+    return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
+  });
 }
