@@ -75,7 +75,7 @@ const input = tf.div(image, 255);
 const p = tf.tidy(() => (model.predict(input.expandDims(0)) as tf.Tensor).dataSync()[0]);
 await add(
   "input",
-  imshow(image, { title: `input: P(dog) = ${p.toFixed(3)}` }),
+  imshow(image, { title: `input: P(dog) = ${p.toFixed(3)}`, size: 300 }),
   `The picture, resized to 150×150 like Keras load_img. The ${
     trained ? "trained" : "untrained"
   } book convnet ` +

@@ -82,9 +82,15 @@ export function imageFigure(raster: Raster, options: ImageFigureOptions = {}): F
     barLabelWidth = Math.max(...barLabels.map((v) => measureText(formatTick(v), tickFont))) +
       TICK_LEN + 4;
   }
-  const width = left + raster.width + barGap + barWidth + barLabelWidth + pad;
+  // A title wider than the image widens the figure (centred over the image) rather than being cut.
+  const titleWidth = options.title ? measureText(options.title, font(16)) + 2 * pad : 0;
+  const contentWidth = left + raster.width + barGap + barWidth + barLabelWidth + pad;
+  const shift = Math.max(0, Math.ceil((titleWidth - contentWidth) / 2));
+  const width = Math.max(contentWidth, titleWidth);
   const height = top + raster.height + bottomBand + pad;
   return new Figure(Math.ceil(width), Math.ceil(height), (ctx) => {
+    ctx.save();
+    ctx.translate(shift, 0);
     if (options.title) {
       drawTitle(ctx, options.title, left + raster.width / 2, pad + 18);
     }
@@ -114,6 +120,7 @@ export function imageFigure(raster: Raster, options: ImageFigureOptions = {}): F
         labels: barLabels,
       });
     }
+    ctx.restore();
   }, options.title ?? "");
 }
 
