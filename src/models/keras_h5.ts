@@ -58,6 +58,7 @@ interface H5File extends H5Node {
 
 /** A problem convscope found in a Keras file (as opposed to one HDF5 reported). */
 export class KerasFileError extends Error {
+  /** Always `"KerasFileError"`. */
   override name = "KerasFileError";
 }
 
