@@ -37,25 +37,15 @@ async function run(label: string, command: string, args: string[]): Promise<Run>
 const deno = Deno.execPath();
 const workloads = `${here}workloads.ts`;
 const runs: Run[] = [];
+const workloadRun = (label: string, ...args: string[]) =>
+  run(label, deno, ["run", "-A", workloads, ...args]);
 runs.push(
-  await run(`wasm ${threads} threads`, deno, [
-    "run",
-    "-A",
-    workloads,
-    "--backend",
-    "wasm",
-    "--threads",
-    String(threads),
-  ]),
+  await workloadRun(`wasm ${threads} threads`, "--backend", "wasm", "--threads", String(threads)),
 );
+runs.push(await workloadRun("wasm 1 thread", "--backend", "wasm", "--threads", "1"));
 runs.push(
-  await run("wasm 1 thread", deno, ["run", "-A", workloads, "--backend", "wasm", "--threads", "1"]),
-);
-runs.push(
-  await run(`wasm ${threads} thr., stock ∂input`, deno, [
-    "run",
-    "-A",
-    workloads,
+  await workloadRun(
+    `wasm ${threads} thr., stock ∂input`,
     "--backend",
     "wasm",
     "--threads",
@@ -63,10 +53,10 @@ runs.push(
     "--stock-input-gradient",
     "--only",
     "ascent step VGG16|Grad-CAM|MNIST",
-  ]),
+  ),
 );
 if (!Deno.args.includes("--skip-cpu")) {
-  runs.push(await run("cpu (JS)", deno, ["run", "-A", workloads, "--backend", "cpu"]));
+  runs.push(await workloadRun("cpu (JS)", "--backend", "cpu"));
 }
 let torch: Run | undefined;
 if (!Deno.args.includes("--skip-torch")) {

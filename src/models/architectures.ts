@@ -18,6 +18,16 @@ function init(seed: number, offset: number) {
   return tf.initializers.glorotUniform({ seed: seed + offset });
 }
 
+/** A Dense layer with a seeded Glorot initialiser, as Keras builds them. */
+function dense(
+  name: string,
+  units: number,
+  activation: "relu" | "sigmoid" | "softmax",
+  kernel: ReturnType<typeof tf.initializers.glorotUniform>,
+) {
+  return tf.layers.dense({ name, units, activation, kernelInitializer: kernel });
+}
+
 /**
  * The book's cats-vs-dogs convnet (Deep Learning with Python 5.2, seed 001):
  * 150×150×3 → conv 32/64/128/128 (3×3, relu) each followed by 2×2 max
@@ -54,18 +64,8 @@ export function bookConvnet(
   });
   model.add(tf.layers.flatten({ name: "flatten_1" }));
   if (dropout > 0) model.add(tf.layers.dropout({ name: "dropout_1", rate: dropout }));
-  model.add(tf.layers.dense({
-    name: "dense_1",
-    units: 512,
-    activation: "relu",
-    kernelInitializer: init(seed, 10),
-  }));
-  model.add(tf.layers.dense({
-    name: "dense_2",
-    units: 1,
-    activation: "sigmoid",
-    kernelInitializer: init(seed, 11),
-  }));
+  model.add(dense("dense_1", 512, "relu", init(seed, 10)));
+  model.add(dense("dense_2", 1, "sigmoid", init(seed, 11)));
   return model;
 }
 
@@ -102,19 +102,9 @@ export function mnistConvnet(options: ArchitectureOptions = {}): tf.Sequential {
   model.add(tf.layers.maxPooling2d({ name: "max_pooling2d_1", poolSize: 2 }));
   model.add(tf.layers.dropout({ name: "dropout_1", rate: 0.25 }));
   model.add(tf.layers.flatten({ name: "flatten_1" }));
-  model.add(tf.layers.dense({
-    name: "dense_1",
-    units: 128,
-    activation: "relu",
-    kernelInitializer: init(seed, 2),
-  }));
+  model.add(dense("dense_1", 128, "relu", init(seed, 2)));
   model.add(tf.layers.dropout({ name: "dropout_2", rate: 0.5 }));
-  model.add(tf.layers.dense({
-    name: "preds",
-    units: 10,
-    activation: "softmax",
-    kernelInitializer: init(seed, 3),
-  }));
+  model.add(dense("preds", 10, "softmax", init(seed, 3)));
   return model;
 }
 
@@ -146,28 +136,13 @@ export function threeClassConvnet(options: ArchitectureOptions = {}): tf.Sequent
   });
   model.add(tf.layers.flatten({ name: "flatten" }));
   model.add(
-    tf.layers.dense({
-      name: "dense",
-      units: 1024,
-      activation: "relu",
-      kernelInitializer: init(seed, 5),
-    }),
+    dense("dense", 1024, "relu", init(seed, 5)),
   );
   model.add(
-    tf.layers.dense({
-      name: "dense_1",
-      units: 512,
-      activation: "relu",
-      kernelInitializer: init(seed, 6),
-    }),
+    dense("dense_1", 512, "relu", init(seed, 6)),
   );
   model.add(
-    tf.layers.dense({
-      name: "dense_2",
-      units: 3,
-      activation: "softmax",
-      kernelInitializer: init(seed, 7),
-    }),
+    dense("dense_2", 3, "softmax", init(seed, 7)),
   );
   return model;
 }
@@ -217,26 +192,11 @@ export function vgg16(
   });
   if (includeTop) {
     x = tf.layers.flatten({ name: "flatten" }).apply(x) as tf.SymbolicTensor;
-    x = tf.layers.dense({
-      name: "fc1",
-      units: 4096,
-      activation: "relu",
-      kernelInitializer: init(seed, 20),
-    })
+    x = dense("fc1", 4096, "relu", init(seed, 20))
       .apply(x) as tf.SymbolicTensor;
-    x = tf.layers.dense({
-      name: "fc2",
-      units: 4096,
-      activation: "relu",
-      kernelInitializer: init(seed, 21),
-    })
+    x = dense("fc2", 4096, "relu", init(seed, 21))
       .apply(x) as tf.SymbolicTensor;
-    x = tf.layers.dense({
-      name: "predictions",
-      units: 1000,
-      activation: "softmax",
-      kernelInitializer: init(seed, 22),
-    }).apply(x) as tf.SymbolicTensor;
+    x = dense("predictions", 1000, "softmax", init(seed, 22)).apply(x) as tf.SymbolicTensor;
   }
   return tf.model({ inputs: input, outputs: x, name: "vgg16" });
 }
