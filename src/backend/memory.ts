@@ -5,7 +5,7 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
-import { layerOutputShape } from "../models/layers.ts";
+import { layerOutput, layerOutputShape } from "../models/layers.ts";
 
 /** Bytes the wasm32 heap can grow to. */
 export const WASM_HEAP_LIMIT = 4 * 1024 ** 3;
@@ -36,7 +36,7 @@ function shapesUpTo(
   if (hit) return hit;
   const probe = tf.model({
     inputs: model.inputs,
-    outputs: upto.map((l) => l.output as tf.SymbolicTensor),
+    outputs: upto.map((l) => layerOutput(model, l)),
   });
   const shapes = tf.tidy(() => {
     const out = probe.predict(tf.zeros([1, height, width, c ?? 3]));

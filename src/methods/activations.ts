@@ -4,7 +4,7 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
-import { selectLayers } from "../models/layers.ts";
+import { layerOutput, selectLayers } from "../models/layers.ts";
 
 /** Layers by names or indices, or a predicate; default: every conv/pool layer. */
 export type LayersArg =
@@ -45,7 +45,7 @@ export function activationModel(model: tf.LayersModel, layers?: LayersArg): tf.L
   if (!built) {
     built = tf.model({
       inputs: model.inputs,
-      outputs: chosen.map((l) => l.output as tf.SymbolicTensor),
+      outputs: chosen.map((l) => layerOutput(model, l)),
       name: `${model.name}_activations`,
     });
     perModel.set(key, built);

@@ -112,3 +112,26 @@ export function layerOutputShape(layer: tf.layers.Layer): (number | null)[] {
     return (layer.getOutputAt(0) as tf.SymbolicTensor).shape;
   }
 }
+
+/**
+ * A layer's output tensor in `model`'s own graph. `layer.output` is
+ * ill-defined once a layer has several nodes: a nested model's node 0 is
+ * its internal input→output node, and a re-applied layer has one node per
+ * call; the node whose inputs come from `model`'s layers is the one wanted.
+ *
+ * @example
+ * ```ts
+ * import { bookConvnet, layerOutput } from "convscope";
+ * const model = bookConvnet();
+ * console.log(layerOutput(model, model.getLayer("conv2d_1")).shape); // [null, 148, 148, 32]
+ * ```
+ */
+export function layerOutput(model: tf.LayersModel, layer: tf.layers.Layer): tf.SymbolicTensor {
+  const members = new Set(model.layers);
+  const index = layer.inboundNodes.findIndex((node) =>
+    node.inboundLayers.length > 0
+      ? node.inboundLayers.every((l) => members.has(l))
+      : layer.getClassName() === "InputLayer"
+  );
+  return layer.getOutputAt(Math.max(index, 0)) as tf.SymbolicTensor;
+}
