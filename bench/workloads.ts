@@ -49,7 +49,7 @@ function median(xs: number[]): number {
   return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 }
 
-/** Warm up once, then time until `maxRuns` runs or `budgetMs` spent (at least one). */
+/** Warm up three times, then time until `maxRuns` runs or `budgetMs` spent (at least one). */
 async function time(
   name: string,
   run: () => Promise<void> | void,
@@ -63,10 +63,11 @@ async function time(
   } = {},
 ): Promise<void> {
   if (only && !only.some((o) => name.includes(o))) return;
-  if (opts.warmup !== false) await run();
+  // Three warm-up runs let V8 finish tiering up; PyTorch's side does the same.
+  if (opts.warmup !== false) for (let i = 0; i < (quick ? 1 : 3); i++) await run();
   const times: number[] = [];
   const budget = quick ? 1000 : opts.budgetMs ?? 6000;
-  const maxRuns = quick ? 2 : opts.maxRuns ?? 7;
+  const maxRuns = quick ? 2 : opts.maxRuns ?? 25;
   const start = performance.now();
   while (times.length < maxRuns && (times.length === 0 || performance.now() - start < budget)) {
     const t = performance.now();

@@ -122,6 +122,7 @@ Deno.test("max-pool gradient on wasm matches the cpu backend, ties and padding i
     "valid" | "same",
   ][] = [
     [[2, 8, 8, 3], 2, 2, "valid"],
+    [[2, 9, 7, 3], 2, 2, "valid"],
     [[1, 9, 7, 5], 3, 2, "same"],
     [[1, 6, 6, 2], [2, 3], [1, 2], "valid"],
     [[3, 5, 5, 4], 2, 1, "same"],
@@ -174,4 +175,59 @@ Deno.test("flipped filters are cached per weight buffer and freed with it; train
   tf.dispose([x, y]);
   model.dispose();
   assertEquals(cachedFlippedFilters(), 0);
+});
+
+Deno.test("BatchMatMul on wasm with transposed operands matches the cpu backend", async () => {
+  const r = rng(7);
+  const cases: [number[], number[], boolean, boolean][] = [
+    [[32, 300], [32, 40], true, false], // dense dW = xᵀ·dy
+    [[32, 40], [300, 40], false, true], // dense dx = dy·Wᵀ, n > m
+    [[50, 40], [7, 40], false, true], // n < m
+    [[40, 6], [9, 40], true, true],
+    [[2, 5, 4], [2, 5, 3], true, false], // batched: the stock kernel
+    [[6, 4], [4, 5], false, false],
+  ];
+  for (const [aShape, bShape, ta, tb] of cases) {
+    const a = Float32Array.from({ length: aShape.reduce((p, q) => p * q) }, () => r() - 0.5);
+    const b = Float32Array.from({ length: bShape.reduce((p, q) => p * q) }, () => r() - 0.5);
+    const run = () =>
+      tf.tidy(() =>
+        tf.matMul(tf.tensor(a, aShape), tf.tensor(b, bShape), ta, tb).dataSync() as Float32Array
+      );
+    await tf.setBackend("cpu");
+    const expected = run();
+    await tf.setBackend("wasm");
+    const got = run();
+    assertEquals(got.length, expected.length);
+    const worst = got.reduce((m, v, i) => Math.max(m, Math.abs(v - expected[i])), 0);
+    assert(worst <= 1e-4, `${JSON.stringify([aShape, bShape, ta, tb])}: ${worst}`);
+  }
+});
+
+Deno.test("Sum on wasm over leading axes (bias gradients) and other axes matches the cpu backend", async () => {
+  const r = rng(8);
+  const shape = [4, 9, 7, 5];
+  const values = Float32Array.from({ length: 4 * 9 * 7 * 5 }, () => r() - 0.5);
+  const cases: [number[], boolean][] = [
+    [[0, 1, 2], false],
+    [[0, 1, 2], true],
+    [[2, 0, 1], false],
+    [[1, 2], false],
+    [[3], true],
+    [[0, 1, 2, 3], false],
+  ];
+  for (const [axes, keepDims] of cases) {
+    const run = () =>
+      tf.tidy(() => {
+        const s = tf.sum(tf.tensor(values, shape), axes, keepDims);
+        return { shape: s.shape, data: s.dataSync() as Float32Array };
+      });
+    await tf.setBackend("cpu");
+    const expected = run();
+    await tf.setBackend("wasm");
+    const got = run();
+    assertEquals(got.shape, expected.shape, JSON.stringify(axes));
+    const worst = got.data.reduce((m, v, i) => Math.max(m, Math.abs(v - expected.data[i])), 0);
+    assert(worst <= 1e-5, `${JSON.stringify([axes, keepDims])}: ${worst}`);
+  }
 });

@@ -11,15 +11,16 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
-import { replaceWasmKernel } from "./kernel_registry.ts";
+import {
+  replaceWasmKernel,
+  runWasmKernel as runKernel,
+  Scratch,
+  type WasmBackendLike,
+} from "./kernel_registry.ts";
 
 type TensorInfo = tf.TensorInfo;
 type Pad = number | "valid" | "same" | number[][];
 type ExplicitPad = [[0, 0], [number, number], [number, number], [0, 0]];
-
-interface WasmBackendLike {
-  disposeData(dataId: unknown, force?: boolean): boolean;
-}
 
 interface Conv2DBackpropInputAttrs {
   strides: number | [number, number];
@@ -35,47 +36,6 @@ interface Conv2DBackpropFilterAttrs {
   dataFormat: "NHWC" | "NCHW";
   dimRoundingMode?: "floor" | "round" | "ceil";
   filterShape: [number, number, number, number];
-}
-
-/** Calls another kernel of the same backend; intermediate results are freed by the caller. */
-function runKernel(
-  name: string,
-  backend: WasmBackendLike,
-  inputs: Record<string, TensorInfo>,
-  attrs: Record<string, unknown>,
-): TensorInfo {
-  const kernel = tf.getKernel(name, "wasm");
-  if (kernel == null) throw new Error(`wasm kernel ${name} is not registered`);
-  return kernel.kernelFunc({
-    inputs,
-    // deno-lint-ignore no-explicit-any
-    backend: backend as any,
-    attrs: attrs as tf.NamedAttrMap,
-  }) as TensorInfo;
-}
-
-/** Frees intermediate tensors made inside a kernel. */
-class Scratch {
-  #infos: TensorInfo[] = [];
-  constructor(readonly backend: WasmBackendLike) {}
-  keep(info: TensorInfo): TensorInfo {
-    this.#infos.push(info);
-    return info;
-  }
-  run(
-    name: string,
-    inputs: Record<string, TensorInfo>,
-    attrs: Record<string, unknown>,
-  ): TensorInfo {
-    return this.keep(runKernel(name, this.backend, inputs, attrs));
-  }
-  /** Frees everything but `result` (which may share a data id with a reshape). */
-  release(result: TensorInfo): void {
-    for (const info of this.#infos) {
-      if (info.dataId !== result.dataId) this.backend.disposeData(info.dataId);
-    }
-    this.#infos = [];
-  }
 }
 
 function convGeometry(

@@ -10,6 +10,9 @@ import { withThreadedWasmPatches } from "./threads.ts";
 import { registerWasmConvGradients } from "./conv_gradients.ts";
 import { registerWasmPoolGradients } from "./pool_gradients.ts";
 import { registerWasmSharedIdentity } from "./shared_identity.ts";
+import { registerWasmMatMul } from "./matmul.ts";
+import { useFastHeapReads } from "./fast_read.ts";
+import { registerWasmReductions } from "./reductions.ts";
 
 /** Which tfjs backend to compute on. */
 export type BackendName = "wasm" | "cpu";
@@ -21,9 +24,11 @@ export interface InitBackendOptions {
   /** Threads for the wasm backend; default: every logical core. `1` uses the single-thread SIMD build. */
   threads?: number;
   /**
-   * Use convscope's XNNPACK-based `Conv2DBackpropInput` on wasm (default true).
-   * `false` keeps tfjs's stock kernel, for comparisons; the filter gradient,
-   * which tfjs lacks on wasm, is always registered.
+   * Use convscope's faster wasm kernels (default true): the XNNPACK-based
+   * `Conv2DBackpropInput`, `MaxPoolGrad`, transposed `BatchMatMul`, bias
+   * gradient `Sum`, zero-copy `Identity` and heap reads. `false` keeps
+   * tfjs's stock kernels, for comparisons; the filter gradient, which tfjs
+   * lacks on wasm, is always registered.
    */
   fastInputGradient?: boolean;
 }
@@ -101,6 +106,8 @@ export async function initBackend(
   if (options.fastInputGradient ?? true) {
     registerWasmPoolGradients();
     registerWasmSharedIdentity();
+    registerWasmMatMul();
+    registerWasmReductions();
   }
   const simd = await tf.env().getAsync("WASM_HAS_SIMD_SUPPORT") as boolean;
   let note: string | undefined;
@@ -128,6 +135,7 @@ export async function initBackend(
     throw new Error("convscope: the tfjs wasm backend failed to start");
   }
   wasmStarted = true;
+  if (options.fastInputGradient ?? true) useFastHeapReads(tf.backend());
   const threads = wasm.getThreadsCount();
   if (threads < wanted && note == null) {
     note = `asked for ${wanted} threads, the backend runs ${threads}`;

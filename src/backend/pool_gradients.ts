@@ -42,9 +42,16 @@ export function maxPoolGradOnHeap(
   const padTop = info.padInfo.top, padLeft = info.padInfo.left;
   const out = backend.makeOutput(x.shape.slice(), "float32");
   const dx = backend.typedArrayFromHeap(out);
-  dx.fill(0);
   const xs = backend.typedArrayFromHeap(x);
   const dys = backend.typedArrayFromHeap(dy);
+  if (
+    filterHeight === 2 && filterWidth === 2 && strideHeight === 2 && strideWidth === 2 &&
+    padTop === 0 && padLeft === 0
+  ) {
+    routeTwoByTwo(xs, dys, dx, batch, inH, inW, channels, outHeight, outWidth);
+    return out;
+  }
+  dx.fill(0);
   const best = new Float32Array(channels);
   const where = new Int32Array(channels);
   for (let b = 0; b < batch; b++) {
@@ -78,6 +85,55 @@ export function maxPoolGradOnHeap(
     }
   }
   return out;
+}
+
+/**
+ * The 2×2, stride-2 unpadded case (every pooling layer of the book's models):
+ * windows do not overlap, so each input value receives either its window's
+ * gradient or zero, and the four candidates are compared directly.
+ */
+function routeTwoByTwo(
+  xs: Float32Array,
+  dys: Float32Array,
+  dx: Float32Array,
+  batch: number,
+  inH: number,
+  inW: number,
+  channels: number,
+  outHeight: number,
+  outWidth: number,
+): void {
+  // Rows and columns past the last full window get no gradient.
+  if (outHeight * 2 !== inH || outWidth * 2 !== inW) dx.fill(0);
+  const row = inW * channels;
+  for (let b = 0; b < batch; b++) {
+    for (let oy = 0; oy < outHeight; oy++) {
+      for (let ox = 0; ox < outWidth; ox++) {
+        const p00 = ((b * inH + 2 * oy) * inW + 2 * ox) * channels;
+        const p01 = p00 + channels, p10 = p00 + row, p11 = p10 + channels;
+        const o = ((b * outHeight + oy) * outWidth + ox) * channels;
+        for (let c = 0; c < channels; c++) {
+          const v00 = xs[p00 + c], v01 = xs[p01 + c], v10 = xs[p10 + c], v11 = xs[p11 + c];
+          // Ties go to the first maximum in scan order, as on the cpu backend.
+          let best = v00, at = 0;
+          if (v01 > best) {
+            best = v01;
+            at = 1;
+          }
+          if (v10 > best) {
+            best = v10;
+            at = 2;
+          }
+          if (v11 > best) at = 3;
+          const g = dys[o + c];
+          dx[p00 + c] = at === 0 ? g : 0;
+          dx[p01 + c] = at === 1 ? g : 0;
+          dx[p10 + c] = at === 2 ? g : 0;
+          dx[p11 + c] = at === 3 ? g : 0;
+        }
+      }
+    }
+  }
 }
 
 /** Registers the faster `MaxPoolGrad` on wasm (idempotent). */

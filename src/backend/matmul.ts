@@ -1,0 +1,67 @@
+/**
+ * `BatchMatMul` on the tfjs WASM backend with transposed operands.
+ *
+ * XNNPACK's fully-connected operator, behind tfjs's wasm matmul, is fast
+ * when its "weights" operand (the right-hand side) is small: it re-packs
+ * that operand on every new buffer. The stock kernel falls back to a scalar
+ * loop when the left-hand side is transposed, and is slow with a large
+ * transposed right-hand side: exactly the shapes of a dense layer's backward
+ * pass (dW = xᵀ·dy, dx = dy·Wᵀ). Here the transposes are made explicit on
+ * the smaller operand, or the product is computed as Cᵀ = B·Aᵀ so that the
+ * small operand is the one packed.
+ *
+ * @module
+ */
+import type * as tf from "@tensorflow/tfjs";
+import { replaceWasmKernel, Scratch, type WasmBackendLike } from "./kernel_registry.ts";
+
+let stock: tf.KernelConfig | undefined;
+
+interface MatMulAttrs {
+  transposeA: boolean;
+  transposeB: boolean;
+}
+
+/** C = op(A)·op(B) for 2-D or 3-D `[1, r, c]` operands, through the stock kernel with no transposed lhs. */
+export function matMulWithoutTransposedLhs(
+  a: tf.TensorInfo,
+  b: tf.TensorInfo,
+  { transposeA, transposeB }: MatMulAttrs,
+  backend: WasmBackendLike,
+): tf.TensorInfo {
+  const scratch = new Scratch(backend);
+  const plain = { transposeA: false, transposeB: false };
+  const perm = a.shape.length === 2 ? [1, 0] : [0, 2, 1];
+  const transpose = (x: tf.TensorInfo) => scratch.run("Transpose", { x }, { perm });
+  const [rows, cols] = a.shape.slice(-2), [bRows, bCols] = b.shape.slice(-2);
+  const m = transposeA ? cols : rows;
+  const n = transposeB ? bRows : bCols;
+  let out: tf.TensorInfo;
+  if (transposeB && !transposeA && n > m) {
+    // Cᵀ = B·Aᵀ: B is already [n, k] row-major; the small Aᵀ becomes the packed operand.
+    const cT = scratch.run("BatchMatMul", { a: b, b: transpose(a) }, plain, stock);
+    out = transpose(cT);
+  } else {
+    const lhs = transposeA ? transpose(a) : a;
+    const rhs = transposeB ? transpose(b) : b;
+    out = scratch.run("BatchMatMul", { a: lhs, b: rhs }, plain, stock);
+  }
+  scratch.release(out);
+  return out;
+}
+
+/** Registers the transposing `BatchMatMul` on wasm (idempotent). */
+export function registerWasmMatMul(): void {
+  const replaced = replaceWasmKernel("BatchMatMul", ({ inputs, attrs, backend }) => {
+    const { a, b } = inputs as { a: tf.TensorInfo; b: tf.TensorInfo };
+    const t = attrs as unknown as MatMulAttrs;
+    // tfjs hands the kernel rank-2 operands as they are, batches as rank 3.
+    const single = a.shape.length === b.shape.length &&
+      (a.shape.length === 2 || (a.shape.length === 3 && a.shape[0] === 1 && b.shape[0] === 1));
+    if ((!t.transposeA && !t.transposeB) || !single || a.dtype !== "float32") {
+      return stock!.kernelFunc({ inputs, attrs, backend });
+    }
+    return matMulWithoutTransposedLhs(a, b, t, backend as unknown as WasmBackendLike);
+  });
+  stock ??= replaced;
+}
