@@ -67,9 +67,36 @@ function relErr(a: Float32Array, b: Float32Array): number {
   return num / Math.max(den, 1e-12);
 }
 
+/** Wide inputs whose filter gradient is split into bands of rows (filterGradientBandRows). */
+const BANDED_CASES: Case[] = [
+  { n: 4, h: 23, w: 300, ci: 3, co: 4, k: [3, 3], stride: 1, pad: "valid" },
+  { n: 4, h: 29, w: 300, ci: 2, co: 3, k: [3, 3], stride: 2, pad: "same" },
+  {
+    n: 3,
+    h: 31,
+    w: 340,
+    ci: 2,
+    co: 2,
+    k: [5, 3],
+    stride: [2, 1],
+    pad: [[0, 0], [1, 2], [0, 1], [
+      0,
+      0,
+    ]],
+  },
+];
+
+Deno.test("the filter gradient of wide inputs is computed in several bands", async () => {
+  const { filterGradientBandRows } = await import("../src/backend/conv_gradients.ts");
+  for (const c of BANDED_CASES) {
+    const outH = Math.ceil(c.h / (Array.isArray(c.stride) ? c.stride[0] : c.stride));
+    assert(filterGradientBandRows(c.w, c.n, outH) < outH - 2, JSON.stringify(c));
+  }
+});
+
 Deno.test(`conv2d gradients on wasm (${info.threads} threads) match the cpu backend`, async () => {
   const r = rng(7);
-  for (const c of randomCases(60, 1234)) {
+  for (const c of [...randomCases(60, 1234), ...BANDED_CASES]) {
     const x = Float32Array.from({ length: c.n * c.h * c.w * c.ci }, () => r() * 2 - 1);
     const w = Float32Array.from({ length: c.k[0] * c.k[1] * c.ci * c.co }, () => r() * 2 - 1);
     const dySeed = Math.floor(r() * 1e9);

@@ -189,9 +189,49 @@ export function conv2DBackpropInputViaConv(
 }
 
 /**
+ * Rows `[begin, begin + count)` along axis 0 or 1 of a float32 tensor: one
+ * contiguous block per outer index, copied with `TypedArray.set` (tfjs's
+ * wasm `Slice` takes ~50 ms for a block this copies in well under one).
+ */
+function sliceRows(
+  scratch: Scratch,
+  x: TensorInfo,
+  axis: 0 | 1,
+  begin: number,
+  count: number,
+): TensorInfo {
+  const shape = x.shape.slice();
+  const outer = axis === 0 ? 1 : shape[0];
+  const inner = shape.slice(axis + 1).reduce((a, b) => a * b, 1);
+  const rows = shape[axis];
+  shape[axis] = count;
+  const out = scratch.keep(scratch.backend.makeOutput(shape, "float32"));
+  const src = scratch.backend.typedArrayFromHeap(x);
+  const dst = scratch.backend.typedArrayFromHeap(out);
+  for (let o = 0; o < outer; o++) {
+    const from = (o * rows + begin) * inner;
+    dst.set(src.subarray(from, from + count * inner), o * count * inner);
+  }
+  return out;
+}
+
+/**
+ * Rows of dy per band in the filter gradient. XNNPACK streams its packed
+ * "weights" (here dy) once per tile of output rows; as one call, dy is far
+ * larger than the caches, so every tile re-reads it from memory. Bands whose
+ * packed strip (rows × Wo × N × 8 floats) stays within ~256 KB keep those
+ * re-reads in L2.
+ */
+export function filterGradientBandRows(outW: number, batch: number, outH: number): number {
+  const bytesPerRow = outW * batch * 8 * 4;
+  return Math.max(1, Math.min(outH, Math.floor((256 * 1024) / bytesPerRow)));
+}
+
+/**
  * dW[p,q,ci,co] = Σ x[n, p + s·i - padTop, q + s·j - padLeft, ci] · dy[n,i,j,co]
  * is a convolution of x (batch and channel axes swapped) with dy used as a
- * filter dilated by the stride; its output is cropped to the kernel size.
+ * filter dilated by the stride; it is summed over bands of dy's rows (see
+ * {@linkcode filterGradientBandRows}).
  */
 export function conv2DBackpropFilterViaConv(
   x: TensorInfo,
@@ -208,7 +248,7 @@ export function conv2DBackpropFilterViaConv(
     attrs.dimRoundingMode,
   );
   const [kh, kw, inC, outC] = attrs.filterShape;
-  const [, inH, inW] = x.shape;
+  const [batch, inH, inW] = x.shape;
   const [, outH, outW] = dy.shape;
   const { strideHeight: sh, strideWidth: sw } = info;
   const xT = scratch.run("Transpose", { x }, { perm: [3, 1, 2, 0] }); // [Ci,H,W,N]
@@ -219,15 +259,29 @@ export function conv2DBackpropFilterViaConv(
   // one any output reads are cropped rather than padded.
   const bottom = kh - 1 + span(outH, sh) - inH - top;
   const right = kw - 1 + span(outW, sw) - inW - left;
-  const { x: input, pad } = cropNegativePadding(scratch, xT, top, bottom, left, right);
-  const conv = scratch.run("Conv2D", { x: input, filter: dyT }, {
-    strides: 1,
-    pad,
-    dataFormat: "NHWC",
-    dilations: [sh, sw],
-    dimRoundingMode: undefined,
-  }); // [Ci, kh, kw, Co]
-  const dw = runKernel("Transpose", backend, { x: conv }, { perm: [1, 2, 0, 3] });
+  const cropped = cropNegativePadding(scratch, xT, top, bottom, left, right);
+  const [, [padTop, padBottom], [padLeft, padRight]] = cropped.pad;
+  // Bands are row ranges of the padded input, so the padding is made explicit once.
+  const input = padTop + padBottom + padLeft + padRight === 0
+    ? cropped.x
+    : scratch.run("PadV2", { x: cropped.x }, { paddings: cropped.pad, constantValue: 0 });
+  const rows = filterGradientBandRows(outW, batch, outH);
+  let sum: TensorInfo | undefined;
+  for (let r0 = 0; r0 < outH; r0 += rows) {
+    const r = Math.min(rows, outH - r0);
+    const whole = r === outH;
+    const band = whole ? input : sliceRows(scratch, input, 1, r0 * sh, span(r, sh) + kh - 1);
+    const filter = whole ? dyT : sliceRows(scratch, dyT, 0, r0, r);
+    const part = scratch.run("Conv2D", { x: band, filter }, {
+      strides: 1,
+      pad: "valid",
+      dataFormat: "NHWC",
+      dilations: [sh, sw],
+      dimRoundingMode: undefined,
+    }); // [Ci, kh, kw, Co]
+    sum = sum ? scratch.run("Add", { a: sum, b: part }, {}) : part;
+  }
+  const dw = runKernel("Transpose", backend, { x: sum! }, { perm: [1, 2, 0, 3] });
   scratch.release(dw);
   if (dw.shape.join() !== [kh, kw, inC, outC].join()) {
     throw new Error(
