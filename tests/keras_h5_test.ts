@@ -52,7 +52,9 @@ Deno.test({
     const file = new h5wasm.File(REAL, "r");
     const raw = (layer: string, weight: string) =>
       Float64Array.from(
-        (file.get(`model_weights/${layer}/${layer}/${weight}:0`) as unknown as { value: Float32Array })
+        (file.get(`model_weights/${layer}/${layer}/${weight}:0`) as unknown as {
+          value: Float32Array;
+        })
           .value as Float32Array,
       );
     const shape = (layer: string) =>
@@ -63,7 +65,10 @@ Deno.test({
     const digit = tf.tidy(() => test.x.slice([0, 0, 0, 0], [1, 28, 28, 1]));
     const x: ref.Act = { data: Float64Array.from(digit.dataSync()), shape: [28, 28, 1] };
     const conv = (a: ref.Act, name: string) =>
-      ref.map(ref.conv2d(a, raw(name, "kernel"), shape(name), raw(name, "bias"), "valid"), ref.relu);
+      ref.map(
+        ref.conv2d(a, raw(name, "kernel"), shape(name), raw(name, "bias"), "valid"),
+        ref.relu,
+      );
     const expected: Record<string, ref.Act> = {};
     expected.conv2d_1 = conv(x, "conv2d_1");
     expected.max_pooling2d_1 = ref.maxPool2(expected.conv2d_1);
@@ -162,7 +167,12 @@ Deno.test("Keras 2 Functional .h5 (Add merge, nested Sequential, legacy node lis
           config: { name: "add_1" },
           inbound_nodes: [[["conv2d_1", 0, 0, {}], ["sequential_1", 0, 0, {}]]],
         },
-        { class_name: "Flatten", name: "flatten_1", config: { name: "flatten_1" }, inbound_nodes: [[["add_1", 0, 0, {}]]] },
+        {
+          class_name: "Flatten",
+          name: "flatten_1",
+          config: { name: "flatten_1" },
+          inbound_nodes: [[["add_1", 0, 0, {}]]],
+        },
         {
           class_name: "Dense",
           name: "dense_1",
@@ -192,7 +202,9 @@ Deno.test("Keras 2 Functional .h5 (Add merge, nested Sequential, legacy node lis
   groupAttrs["model_weights/sequential_1"] = {
     weight_names: ["conv2d_2/kernel:0", "conv2d_2/bias:0"],
   };
-  for (const g of ["input_1", "add_1", "flatten_1"]) groupAttrs[`model_weights/${g}`] = { weight_names: [] };
+  for (const g of ["input_1", "add_1", "flatten_1"]) {
+    groupAttrs[`model_weights/${g}`] = { weight_names: [] };
+  }
   await writeH5(`${dir}/functional.h5`, {
     attrs: { model_config: JSON.stringify(config), keras_version: "2.3.1", backend: "tensorflow" },
     datasets,
@@ -210,7 +222,12 @@ Deno.test("Keras 2 Functional .h5 (Add merge, nested Sequential, legacy node lis
   const c2 = ref.map(ref.conv2d(c1, w.k2.data, [3, 3, 2, 2], w.b2.data, "same"), ref.relu);
   const sum = ref.add(c1, c2);
   const out = ref.softmax(ref.dense(sum, w.k3.data, w.b3.data));
-  const expected: Record<string, ref.Act> = { conv2d_1: c1, sequential_1: c2, add_1: sum, dense_1: out };
+  const expected: Record<string, ref.Act> = {
+    conv2d_1: c1,
+    sequential_1: c2,
+    add_1: sum,
+    dense_1: out,
+  };
   const input = tf.tensor(pixels.data, [6, 6, 1]);
   const acts = getActivations(model, input, Object.keys(expected));
   for (const { name, activation } of acts) {
@@ -219,7 +236,10 @@ Deno.test("Keras 2 Functional .h5 (Add merge, nested Sequential, legacy node lis
   }
   const summary = modelSummary(model);
   assert(summary.text.includes("Connected to"), summary.text);
-  assert(/add_1 \(Add\)\s+\(None, 6, 6, 2\)\s+0\s+conv2d_1, sequential_1/.test(summary.text), summary.text);
+  assert(
+    /add_1 \(Add\)\s+\(None, 6, 6, 2\)\s+0\s+conv2d_1, sequential_1/.test(summary.text),
+    summary.text,
+  );
   const expanded = modelSummary(model, { expandNested: true });
   assertEquals(expanded.rows.map((r) => r.name).includes("sequential_1/conv2d_2"), true);
   tf.dispose([input, ...acts.map((a) => a.activation)]);
@@ -265,7 +285,9 @@ Deno.test("Keras ≤ 2.2 .h5 whose model_config is a bare list of layers loads",
     ref.dense(ref.map(ref.dense(x, w.k1.data, w.b1.data), ref.relu), w.k2.data, w.b2.data),
     ref.sigmoid,
   );
-  const got = tf.tidy(() => (model.predict(tf.tensor([[0.5, -1, 2, 0.25]])) as tf.Tensor).dataSync());
+  const got = tf.tidy(() =>
+    (model.predict(tf.tensor([[0.5, -1, 2, 0.25]])) as tf.Tensor).dataSync()
+  );
   assert(ref.maxAbsDiff(got, expected.data) <= 1e-6);
   model.dispose();
   await Deno.remove(dir, { recursive: true });
@@ -305,7 +327,9 @@ Deno.test("weights-only files load into a TypeScript architecture by layer name;
   });
   const error = await assertRejects(() => loadKerasWeights(bookConvnet(), `${dir}/bad.h5`));
   assert(
-    error.message.includes('"conv2d_2" weight 0 (conv2d_2/kernel): file [3,3,1,1], layer [3,3,32,64]'),
+    error.message.includes(
+      '"conv2d_2" weight 0 (conv2d_2/kernel): file [3,3,1,1], layer [3,3,32,64]',
+    ),
     error.message,
   );
   assert(error.message.includes('"dense_2" has no weights in the file'), error.message);

@@ -51,7 +51,11 @@ function functionalConfig() {
     inbound_nodes: [{
       args: [{
         class_name: "__keras_tensor__",
-        config: { shape: [null, 12, 12, 3], dtype: "float32", keras_history: ["input_layer", 0, 0] },
+        config: {
+          shape: [null, 12, 12, 3],
+          dtype: "float32",
+          keras_history: ["input_layer", 0, 0],
+        },
       }],
       kwargs: {},
     }],
@@ -93,7 +97,11 @@ function functionalConfig() {
     inbound_nodes: [{
       args: [{
         class_name: "__keras_tensor__",
-        config: { shape: [null, 5, 5, 4], dtype: "float32", keras_history: ["max_pooling2d_4", 0, 0] },
+        config: {
+          shape: [null, 5, 5, 4],
+          dtype: "float32",
+          keras_history: ["max_pooling2d_4", 0, 0],
+        },
       }],
       kwargs: { training: false },
     }],
@@ -222,11 +230,19 @@ Deno.test(".keras Functional with nested Sequentials: every layer's activation m
   const w = (k: string) => weights[k].data;
   const rescaled = ref.map(x, (v) => v / 255);
   const conv = ref.map(
-    ref.conv2d(rescaled, w("layers/conv2d/vars/0"), [3, 3, 3, 4], w("layers/conv2d/vars/1"), "valid"),
+    ref.conv2d(
+      rescaled,
+      w("layers/conv2d/vars/0"),
+      [3, 3, 3, 4],
+      w("layers/conv2d/vars/1"),
+      "valid",
+    ),
     ref.relu,
   );
   const pool = ref.maxPool2(conv);
-  const bnVars = [0, 1, 2, 3].map((i) => w(`layers/sequential_1/layers/batch_normalization/vars/${i}`));
+  const bnVars = [0, 1, 2, 3].map((i) =>
+    w(`layers/sequential_1/layers/batch_normalization/vars/${i}`)
+  );
   const branch = ref.map(
     ref.batchNorm(
       ref.conv2d(pool, w("layers/sequential_1/layers/conv2d/vars/0"), [3, 3, 4, 4], null, "same"),
@@ -236,7 +252,10 @@ Deno.test(".keras Functional with nested Sequentials: every layer's activation m
     ref.relu,
   );
   const sum = ref.add(pool, branch);
-  const out = ref.map(ref.dense(sum, w("layers/dense/vars/0"), w("layers/dense/vars/1")), ref.sigmoid);
+  const out = ref.map(
+    ref.dense(sum, w("layers/dense/vars/0"), w("layers/dense/vars/1")),
+    ref.sigmoid,
+  );
   const expected: Record<string, ref.Act> = {
     rescaling: rescaled,
     conv2d_8: conv,
@@ -291,14 +310,22 @@ Deno.test(".keras Sequential (Keras 3 writes its InputLayer first) loads and pre
   const x: ref.Act = { data: Float64Array.from(pixels.data), shape: [8, 8, 1] };
   const h = ref.maxPool2(
     ref.map(
-      ref.conv2d(x, weights["layers/conv2d/vars/0"].data, [3, 3, 1, 2], weights["layers/conv2d/vars/1"].data, "valid"),
+      ref.conv2d(
+        x,
+        weights["layers/conv2d/vars/0"].data,
+        [3, 3, 1, 2],
+        weights["layers/conv2d/vars/1"].data,
+        "valid",
+      ),
       ref.relu,
     ),
   );
   const expected = ref.softmax(
     ref.dense(h, weights["layers/dense/vars/0"].data, weights["layers/dense/vars/1"].data),
   );
-  const got = tf.tidy(() => (model.predict(tf.tensor(pixels.data, [1, 8, 8, 1])) as tf.Tensor).dataSync());
+  const got = tf.tidy(() =>
+    (model.predict(tf.tensor(pixels.data, [1, 8, 8, 1])) as tf.Tensor).dataSync()
+  );
   assert(ref.maxAbsDiff(got, expected.data) <= 1e-5, `${got} vs ${expected.data}`);
   assertEquals(modelSummary(model).totalParams, 20 + 57);
   model.dispose();
@@ -319,7 +346,10 @@ Deno.test(".keras errors name the problem: no config.json, missing, misshaped an
     () => load(config, missing),
     '"dense_3" (stored as layers/dense): the file has 1 weights, the layer 2',
   );
-  const misshaped = { ...functionalWeights(), "layers/conv2d/vars/0": randomArray([3, 3, 3, 5], 1) };
+  const misshaped = {
+    ...functionalWeights(),
+    "layers/conv2d/vars/0": randomArray([3, 3, 3, 5], 1),
+  };
   await assertRejects(
     () => load(config, misshaped),
     '"conv2d_8" (stored as layers/conv2d) weight 0 (conv2d_8/kernel): file [3,3,3,5], layer [3,3,3,4]',

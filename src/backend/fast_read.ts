@@ -12,9 +12,11 @@ import type * as tf from "@tensorflow/tfjs";
 interface HeapBackend {
   readSync(dataId: unknown, start?: number, end?: number): unknown;
   dataIdMap: { get(dataId: unknown): { dtype: tf.DataType; shape: number[] } | undefined };
-  typedArrayFromHeap(info: { dataId: unknown; shape: number[]; dtype: tf.DataType }): ArrayLike<
-    number
-  > & { slice(start?: number, end?: number): unknown };
+  typedArrayFromHeap(info: { dataId: unknown; shape: number[]; dtype: tf.DataType }):
+    & ArrayLike<
+      number
+    >
+    & { slice(start?: number, end?: number): unknown };
 }
 
 const patched = new WeakSet<object>();

@@ -239,7 +239,9 @@ function translateLayer(
     Object.assign(settings, translateModelSettings(layer, label, notes, nested));
   }
   const out: KerasLayerConfig = { ...rest, config: settings as KerasLayerConfig["config"] };
-  if (layer.inbound_nodes) out.inbound_nodes = legacyInboundNodes(layer.inbound_nodes, label, layer);
+  if (layer.inbound_nodes) {
+    out.inbound_nodes = legacyInboundNodes(layer.inbound_nodes, label, layer);
+  }
   return out;
 }
 
@@ -286,9 +288,7 @@ function translateModelSettings(
     out.output_layers = shiftNestedNodes(tensorRefs(settings.output_layers), layers);
     for (const layer of layers) {
       if (layer.inbound_nodes) {
-        layer.inbound_nodes = layer.inbound_nodes.map((node) =>
-          shiftNestedNodes(node, layers)
-        );
+        layer.inbound_nodes = layer.inbound_nodes.map((node) => shiftNestedNodes(node, layers));
       }
     }
   }

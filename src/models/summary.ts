@@ -115,7 +115,10 @@ function bytesLabel(params: number): string {
 const thousands = (n: number) => n.toLocaleString("en-US");
 
 function escapeHtml(text: string): string {
-  return text.replace(/[&<>"]/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;" })[c]!);
+  return text.replace(
+    /[&<>"]/g,
+    (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;" })[c]!,
+  );
 }
 
 /**
@@ -143,7 +146,12 @@ export function modelSummary(
   const totalParams = trainableParams + nonTrainableParams;
   const functional = rows.some((r) => r.connectedTo.length > 0);
 
-  const header = ["Layer (type)", "Output Shape", "Param #", ...(functional ? ["Connected to"] : [])];
+  const header = [
+    "Layer (type)",
+    "Output Shape",
+    "Param #",
+    ...(functional ? ["Connected to"] : []),
+  ];
   const cells = rows.map((r) => [
     `${"  ".repeat(r.depth)}${r.name} (${r.type})`,
     r.outputShape,
