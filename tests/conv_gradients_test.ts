@@ -258,3 +258,53 @@ Deno.test("Sum on wasm over leading axes (bias gradients) and other axes matches
     assert(worst <= 1e-5, `${JSON.stringify([axes, keepDims])}: ${worst}`);
   }
 });
+
+Deno.test("Conv2D layers run fused with bias and ReLU under gradients on wasm, with the cpu's gradients", async () => {
+  const build = () =>
+    tf.sequential({
+      layers: [
+        tf.layers.conv2d({
+          inputShape: [11, 11, 3],
+          filters: 4,
+          kernelSize: 3,
+          activation: "relu",
+        }),
+        tf.layers.conv2d({
+          filters: 5,
+          kernelSize: 3,
+          strides: 2,
+          padding: "same",
+          activation: "relu",
+        }),
+        tf.layers.conv2d({ filters: 2, kernelSize: 2, useBias: false }),
+        tf.layers.flatten(),
+        tf.layers.dense({ units: 1 }),
+      ],
+    });
+  const r = rng(5);
+  const x = Float32Array.from({ length: 2 * 11 * 11 * 3 }, () => r() - 0.5);
+  const run = (model: tf.Sequential) =>
+    tf.tidy(() => {
+      const input = tf.tensor4d(x, [2, 11, 11, 3]);
+      const loss = () => tf.sum(model.apply(input) as tf.Tensor) as tf.Scalar;
+      const dx = tf.grad((t: tf.Tensor) => tf.sum(model.apply(t) as tf.Tensor))(input);
+      const { grads } = tf.variableGrads(loss);
+      return [dx, ...model.trainableWeights.map((w) => grads[w.name])]
+        .map((t) => t.dataSync() as Float32Array);
+    });
+  const wasmModel = build();
+  const weights = wasmModel.getWeights().map((w) => w.dataSync().slice());
+  const profile = await tf.profile(() => run(wasmModel));
+  assert(profile.kernelNames.includes("ConvscopeFusedConv2D"), profile.kernelNames.join());
+  assert(!profile.kernelNames.includes("Relu"), "ReLU ran unfused");
+  const fused = run(wasmModel);
+  await tf.setBackend("cpu");
+  const cpuModel = build();
+  cpuModel.setWeights(weights.map((w, i) => tf.tensor(w, wasmModel.getWeights()[i].shape)));
+  const stock = run(cpuModel);
+  await tf.setBackend("wasm");
+  assertEquals(fused.length, 1 + 7);
+  for (let i = 0; i < fused.length; i++) {
+    assert(relErr(fused[i], stock[i]) <= 1e-4, `gradient ${i}: ${relErr(fused[i], stock[i])}`);
+  }
+});

@@ -12,6 +12,7 @@ import { registerWasmPoolGradients } from "./pool_gradients.ts";
 import { registerWasmSharedIdentity } from "./shared_identity.ts";
 import { registerWasmMatMul } from "./matmul.ts";
 import { useFastHeapReads } from "./fast_read.ts";
+import { useFusedConvGradients } from "./fused_conv_grad.ts";
 import { registerWasmReductions } from "./reductions.ts";
 
 /** Which tfjs backend to compute on. */
@@ -26,7 +27,8 @@ export interface InitBackendOptions {
   /**
    * Use convscope's faster wasm kernels (default true): the XNNPACK-based
    * `Conv2DBackpropInput`, `MaxPoolGrad`, transposed `BatchMatMul`, bias
-   * gradient `Sum`, zero-copy `Identity` and heap reads. `false` keeps
+   * gradient `Sum`, zero-copy `Identity`, heap reads, and Conv2D layers
+   * fused with their bias and ReLU while gradients are recorded. `false` keeps
    * tfjs's stock kernels, for comparisons; the filter gradient, which tfjs
    * lacks on wasm, is always registered.
    */
@@ -103,6 +105,7 @@ export async function initBackend(
     return info;
   }
   registerWasmConvGradients({ input: options.fastInputGradient ?? true });
+  useFusedConvGradients((options.fastInputGradient ?? true) ? ["wasm"] : []);
   if (options.fastInputGradient ?? true) {
     registerWasmPoolGradients();
     registerWasmSharedIdentity();
