@@ -63,8 +63,10 @@ async function time(
   } = {},
 ): Promise<void> {
   if (only && !only.some((o) => name.includes(o))) return;
-  // Three warm-up runs let V8 finish tiering up; PyTorch's side does the same.
-  if (opts.warmup !== false) { for (let i = 0; i < (quick ? 1 : 3); i++) await run(); }
+  // Three warm-up runs let V8 finish tiering up (PyTorch's side does the same);
+  // one on the slow backends, whose runs take seconds.
+  const warmups = opts.warmup === false ? 0 : quick || slowBackend ? 1 : 3;
+  for (let i = 0; i < warmups; i++) await run();
   const times: number[] = [];
   const budget = quick ? 1000 : opts.budgetMs ?? 6000;
   const maxRuns = quick ? 2 : opts.maxRuns ?? 25;
@@ -283,7 +285,8 @@ console.error(`${backend}${stock ? " (stock input gradient)" : ""}: ${JSON.strin
   await time("train step, seed convnet, batch 32", async () => {
     await model.trainOnBatch(x, y);
   }, {
-    maxRuns: 5,
+    maxRuns: slowBackend ? 1 : 5,
+    warmup: !slowBackend,
     budgetMs: 8000,
     items: 32,
     unit: "images/s",
