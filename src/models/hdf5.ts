@@ -12,6 +12,8 @@ import { join } from "node:path";
 import { KerasFileError } from "./keras_config.ts";
 
 const HDF5_SIGNATURE = [0x89, 0x48, 0x44, 0x46, 0x0d, 0x0a, 0x1a, 0x0a];
+/** 2²⁸ float32 values (1 GiB); VGG16's largest weight, fc1, has 1.0e8. */
+const MAX_WEIGHT_VALUES = 2 ** 28;
 
 /** A group or dataset of an open HDF5 file, as h5wasm presents it. */
 export interface H5Node {
@@ -113,9 +115,15 @@ export function datasetTensor(file: H5File, path: string, label: string): tf.Ten
   if (!dataset || dataset.shape == null) {
     throw new KerasFileError(`${label}: weight "${path}" is missing`);
   }
-  const values = dataset.value;
   const shape = dataset.shape;
   const count = shape.reduce((a, b) => a * b, 1);
+  // A compressed dataset can declare any size; refuse before inflating it.
+  if (count > MAX_WEIGHT_VALUES) {
+    throw new KerasFileError(
+      `${label}: weight "${path}" declares shape [${shape}] (${count} values), more than a layer here can hold`,
+    );
+  }
+  const values = dataset.value;
   if (!ArrayBuffer.isView(values) || (values as unknown as ArrayLike<number>).length !== count) {
     throw new KerasFileError(
       `${label}: weight "${path}" does not hold ${count} numbers for shape [${shape}]`,
