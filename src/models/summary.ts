@@ -192,7 +192,7 @@ export function modelSummary(
       `<tr>${
         cells[i].map((c, j) =>
           j === 0
-            ? `<td style="padding:2px 12px;padding-left:${
+            ? `<td style="text-align:left;padding:2px 12px;padding-left:${
               12 + 16 * r.depth
             }px;font-family:monospace">${escapeHtml(r.name)} (${escapeHtml(r.type)})</td>`
             : td(c, j === 2)
