@@ -17,7 +17,12 @@ quick = "--quick" in sys.argv
 results = []
 
 
+ONLY = sys.argv[sys.argv.index("--only") + 1].split("|") if "--only" in sys.argv else None
+
+
 def timed(name, fn, max_runs=25, budget=6.0, items=None, unit=None, warmups=3):
+    if ONLY and not any(o in name for o in ONLY):
+        return
     # Three warm-up runs, as on the TypeScript side.
     for _ in range(1 if "--quick" in sys.argv else warmups):
         fn()
@@ -99,7 +104,7 @@ for block in range(1, 6):
             g = g / (g.pow(2).mean(dim=(1, 2, 3), keepdim=True).sqrt() + 1e-5)
             return img + g
 
-        timed(f"ascent step VGG16 → {name} 150², {label}", step, max_runs=5 if batch == 1 else 1, budget=5, warmups=3 if batch == 1 else 1,
+        timed(f"ascent step VGG16 → {name} 150², {label}", step, max_runs=9 if batch == 1 else 1, budget=8, warmups=3 if batch == 1 else 1,
               items=64 if batch == 64 else None, unit="filter-steps/s" if batch == 64 else None)
 
 full_layers, full_names = vgg16_features()

@@ -173,7 +173,7 @@ console.error(`${backend}${stock ? " (stock input gradient)" : ""}: ${JSON.strin
       });
       await out.data();
       out.dispose();
-    }, { flops, maxRuns: 5, budgetMs: 5000 });
+    }, { flops, maxRuns: 9, budgetMs: 8000 });
   }
   for (let block = 1; block <= 5; block++) {
     const layer = `block${block}_conv1`;
