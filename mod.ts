@@ -65,4 +65,5 @@ export * from "./src/models/keras_config.ts";
 export { kerasSnakeCase } from "./src/models/keras_v3.ts";
 export * from "./src/models/load_keras.ts";
 export * from "./src/models/summary.ts";
+export * from "./src/models/metadata.ts";
 export * from "./src/io/zip.ts";

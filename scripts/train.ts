@@ -22,6 +22,7 @@ import {
   imageDatasetFromDirectory,
   initBackend,
   saveModel,
+  setModelInputRange,
   tf,
 } from "../mod.ts";
 
@@ -81,6 +82,7 @@ const history: History = await fit(model, train, {
     best = Math.max(best, ...h.val_acc.slice(0, -1));
     if (acc > best) {
       best = acc;
+      setModelInputRange(model, [0, 1]); // rescale: 1 / 255
       await saveModel(model, outDir, { float16: true });
       await writeFile(
         `${outDir}/training.json`,

@@ -5,7 +5,14 @@
  *
  * @module
  */
-import { initBackend, loadMnistDigits, mnistConvnet, saveModel, tf } from "../mod.ts";
+import {
+  initBackend,
+  loadMnistDigits,
+  mnistConvnet,
+  saveModel,
+  setModelInputRange,
+  tf,
+} from "../mod.ts";
 
 const root = new URL("../", import.meta.url).pathname;
 const epochs = Number(Deno.args[0] ?? 4);
@@ -37,6 +44,7 @@ console.error(
     ((performance.now() - started) / 1000).toFixed(0)
   } s`,
 );
+setModelInputRange(model, [0, 1]);
 await saveModel(model, `${root}models/mnist_cnn`, { float16: true });
 await Deno.writeTextFile(
   `${root}models/mnist_cnn/training.json`,

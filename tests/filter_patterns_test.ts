@@ -1,6 +1,7 @@
 import {
   bookConvnet,
   deprocessImage,
+  filterGrid,
   filterPatterns,
   initBackend,
   normalizeGradient,
@@ -137,4 +138,66 @@ Deno.test("Lucid's Fourier parameterisation: valid images, and the ascent raises
   assertEquals(out.dtype, "int32");
   assert(losses.at(-1)! > losses[0], `activation went from ${losses[0]} to ${losses.at(-1)}`);
   tf.dispose([out, flat]);
+});
+
+Deno.test("the book's noise and step are scaled into the model's input range, which saveModel keeps", async () => {
+  const { loadModel, modelInputRange, saveModel, setModelInputRange } = await import("../mod.ts");
+  const model = bookConvnet({ seed: 4 });
+  const start = async (opts: object) => {
+    const x = await filterPatterns(model, "conv2d_1", [0], {
+      size: 32,
+      steps: 0,
+      deprocess: "none",
+      ...opts,
+    });
+    const [min, max] = [x.min().dataSync()[0], x.max().dataSync()[0]];
+    x.dispose();
+    return [min, max];
+  };
+  // Without a recorded range: the book's 0–255 recipe, noise in [128, 148].
+  const [lo255, hi255] = await start({});
+  assert(lo255 >= 128 && hi255 <= 148 && hi255 - lo255 > 15, `${lo255}..${hi255}`);
+  // A model trained on pixels / 255: the same noise in [0.502, 0.580].
+  setModelInputRange(model, [0, 1]);
+  const [lo1, hi1] = await start({});
+  assert(lo1 >= 128 / 255 && hi1 <= 148 / 255 && hi1 - lo1 > 15 / 255, `${lo1}..${hi1}`);
+  // An explicit range wins over the model's.
+  const [loX] = await start({ inputRange: [0, 255] });
+  assert(loX >= 128);
+  // One step moves pixels by about one pixel level of that range (RMS-normalised).
+  const a = await filterPatterns(model, "conv2d_1", [0], { size: 32, steps: 0, deprocess: "none" });
+  const b = await filterPatterns(model, "conv2d_1", [0], { size: 32, steps: 1, deprocess: "none" });
+  const rms = Math.sqrt(tf.tidy(() => tf.mean(tf.square(tf.sub(b, a)))).dataSync()[0]);
+  // (The book's + 1e-5 in the RMS shrinks steps a little when gradients are tiny.)
+  assertAlmostEquals(rms, 1 / 255, 0.1 / 255);
+  tf.dispose([a, b]);
+  const dir = await Deno.makeTempDir();
+  await saveModel(model, dir);
+  const loaded = await loadModel(dir);
+  assertEquals(modelInputRange(loaded), [0, 1]);
+  loaded.dispose();
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("filterGrid names the filters that never fired from the start image", async () => {
+  const model = bookConvnet({ seed: 5 });
+  const [kernel, bias] = model.getLayer("conv2d_1").getWeights();
+  // Filters 2 and 3 can never fire on inputs near grey: a bias far below any response.
+  const b = bias.arraySync() as number[];
+  b[2] = b[3] = -1e4;
+  model.getLayer("conv2d_1").setWeights([kernel, tf.tensor1d(b)]);
+  const finals: number[] = [];
+  const fig = await filterGrid(model, "conv2d_1", {
+    filters: 4,
+    cols: 2,
+    size: 32,
+    steps: 2,
+    onFinalActivations: (_, means) => finals.push(...means),
+  });
+  assertEquals(finals.map((v) => v === 0), [false, false, true, true]);
+  // The same 2-tile grid, with and without silent filters: the caption adds one line.
+  const quiet = await filterGrid(model, "conv2d_1", { first: 2, filters: 2, size: 32, steps: 2 });
+  const lively = await filterGrid(model, "conv2d_1", { first: 0, filters: 2, size: 32, steps: 2 });
+  assertEquals(quiet.height - lively.height, 23);
+  assert(fig.height > 0);
 });

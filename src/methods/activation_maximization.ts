@@ -6,6 +6,7 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
+import { modelInputRange } from "../models/metadata.ts";
 import { findLayerDeep, outputActivation, walkLayers, withLinearOutput } from "../models/nested.ts";
 import { activationModel } from "./activations.ts";
 import { type InputModifier, type Regularizer, TF_KERAS_VIS_DEFAULTS } from "./regularizers.ts";
@@ -84,7 +85,7 @@ export async function maximizeActivation(
       );
     }
   }
-  const [lo, hi] = options.inputRange ?? TF_KERAS_VIS_DEFAULTS.inputRange;
+  const [lo, hi] = options.inputRange ?? modelInputRange(model) ?? TF_KERAS_VIS_DEFAULTS.inputRange;
   const regularizers = options.regularizers ?? TF_KERAS_VIS_DEFAULTS.regularizers;
   const modifiers = options.inputModifiers ?? TF_KERAS_VIS_DEFAULTS.inputModifiers;
   const steps = options.steps ?? TF_KERAS_VIS_DEFAULTS.steps;
@@ -236,7 +237,7 @@ export async function classGrid(
   options: ClassGridOptions = {},
 ): Promise<Figure> {
   const { images, scores } = await maximizeActivation(model, { ...options, index: classes });
-  const [lo, hi] = options.inputRange ?? TF_KERAS_VIS_DEFAULTS.inputRange;
+  const [lo, hi] = options.inputRange ?? modelInputRange(model) ?? TF_KERAS_VIS_DEFAULTS.inputRange;
   const size = options.size ?? 112;
   const figures = classes.map((c, i) => {
     const image = tf.tidy(() => {

@@ -6,6 +6,7 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { findLayer, layerOutputShape, type LayerSelector } from "../models/layers.ts";
+import { modelInputRange } from "../models/metadata.ts";
 import { activationModel } from "./activations.ts";
 import { bytesForShapes, bytesPerSample, largestFittingBatch } from "../backend/memory.ts";
 import {
@@ -29,13 +30,20 @@ export interface FilterPatternOptions {
   size?: number;
   /** Ascent steps. Default 40. */
   steps?: number;
-  /** Step size (the book's `step`, 2nd edition's learning rate 10). Default 1. */
+  /**
+   * Step size (the book's `step`, 2nd edition's learning rate 10). Default:
+   * one pixel level, i.e. 1 for `inputRange` [0, 255] as in the book, 1/255
+   * for [0, 1]; 0.05 with `"fourier"`.
+   */
   stepSize?: number;
   /** Gradient normalisation: `"rms"` (1st ed., default), `"l2"` (2nd ed.) or `"none"`. */
   normalize?: GradientNormalization;
   /** Seed of the starting noise; each filter gets its own stream. Default 0. */
   seed?: number;
-  /** Starting noise range. Default `[128, 148]`, the book's `random * 20 + 128`. */
+  /**
+   * Starting noise range, in the model's input units. Default: the book's
+   * `random * 20 + 128` scaled into `inputRange` (`[128, 148]` for [0, 255]).
+   */
   initRange?: readonly [number, number];
   /** A starting image `[size, size, c]` instead of noise. */
   init?: tf.Tensor;
@@ -54,13 +62,28 @@ export interface FilterPatternOptions {
   /** Show a progress bar (terminal) or a live output (notebook). Default false. */
   progress?: boolean;
   /**
+   * Called once per batch with each image's final mean activation. A filter
+   * whose value is 0 never fired for its start image: its gradient is zero,
+   * so plain gradient ascent cannot move it (the Fourier parameterisation's
+   * ReLU redirection can).
+   */
+  onFinalActivations?: (filters: readonly number[], means: Float32Array) => void;
+  /**
    * `"pixels"` (default): the book's ascent on raw pixels. `"fourier"`: Lucid's
    * recipe — 1/f-scaled Fourier spectrum, decorrelated colour, sigmoid,
    * transformation robustness, Adam (`stepSize` 0.05, `steps` default 512) —
    * which gives far clearer patterns.
    */
   parameterization?: "pixels" | "fourier";
-  /** With `"fourier"`: the model's input range the [0, 1] image is mapped to. Default [0, 1]. */
+  /**
+   * The range of pixel values the model was trained on. The book's recipe is
+   * stated for [0, 255] (VGG16); for a model trained on pixels / 255, like the
+   * book's own cats-vs-dogs convnet, starting noise and step size are scaled
+   * into [0, 1] (unscaled, its ReLUs saturate and the ascent barely moves the
+   * noise). With `"fourier"`, the range the [0, 1] image is mapped to.
+   * Default: the range the model carries ({@linkcode modelInputRange}; the
+   * shipped book model says [0, 1]), else [0, 255].
+   */
   inputRange?: readonly [number, number];
 }
 
@@ -160,10 +183,15 @@ export async function filterPatterns(
   const [height, width] = [size, size];
   const { extractor, shapes } = featureExtractor(model, layer, [height, width]);
   const steps = options.steps ?? 40;
-  const stepSize = options.stepSize ?? 1;
+  // The book states its recipe for pixels in [0, 255]; it is scaled into the
+  // model's own range (noise 128 ± 20 and steps of 1 become 0.50–0.58 and
+  // 1/255 for a model trained on pixels / 255).
+  const [rangeLow, rangeHigh] = options.inputRange ?? modelInputRange(model) ?? [0, 255];
+  const pixel = (rangeHigh - rangeLow) / 255;
+  const stepSize = options.stepSize ?? pixel;
   const border = options.border ?? 0;
   const seed = options.seed ?? 0;
-  const [low, high] = options.initRange ?? [128, 148];
+  const [low, high] = options.initRange ?? [rangeLow + 128 * pixel, rangeLow + 148 * pixel];
   const chunk = options.batchSize ??
     largestFittingBatch(
       filters.length,
@@ -172,7 +200,12 @@ export async function filterPatterns(
         : bytesPerSample(extractor, extractor.layers.at(-1)!, [height, width]),
     );
   if (options.parameterization === "fourier") {
-    return await fourierPatterns(extractor, layer, channels, filters, { ...options, size, chunk });
+    return await fourierPatterns(extractor, layer, channels, filters, {
+      ...options,
+      inputRange: [rangeLow, rangeHigh],
+      size,
+      chunk,
+    });
   }
   const bar = options.progress
     ? new ProgressBar({ total: steps * Math.ceil(filters.length / chunk), label: `${layer.name}` })
@@ -227,6 +260,14 @@ export async function filterPatterns(
         // Let timers and abort handlers run between steps.
         await new Promise((resolve) => setTimeout(resolve, 0));
       }
+      if (options.onFinalActivations) {
+        const means = tf.tidy(() => {
+          const out = extractor.apply(x, { training: false }) as tf.Tensor4D;
+          return tf.sum(tf.mul(tf.mean(out, [1, 2], true), mask), [1, 2, 3]);
+        });
+        options.onFinalActivations(mine, (await means.data()) as Float32Array);
+        means.dispose();
+      }
     } finally {
       mask.dispose();
     }
@@ -252,7 +293,7 @@ async function fourierPatterns(
   options: FilterPatternOptions & { size: number; chunk: number },
 ): Promise<tf.Tensor4D> {
   const steps = options.steps ?? 512;
-  const [lo, hi] = options.inputRange ?? [0, 1];
+  const [lo, hi] = options.inputRange ?? [0, 255];
   const [, fixedH, fixedW] = extractor.inputs[0].shape;
   const bar = options.progress
     ? new ProgressBar({
@@ -365,6 +406,26 @@ export interface FilterGridOptions extends FilterPatternOptions {
   title?: string;
 }
 
+/** `[0, 1, 2, 5, 7, 8]` → `"0–2, 5, 7–8"`. */
+function compactRanges(values: readonly number[]): string {
+  const sorted = [...values].sort((a, b) => a - b);
+  const parts: string[] = [];
+  for (let i = 0; i < sorted.length;) {
+    let j = i;
+    while (j + 1 < sorted.length && sorted[j + 1] === sorted[j] + 1) j++;
+    parts.push(j > i ? `${sorted[i]}–${sorted[j]}` : `${sorted[i]}`);
+    i = j + 1;
+  }
+  return parts.join(", ");
+}
+
+function silentCaption(silent: readonly number[], count: number): string {
+  const which = compactRanges(silent);
+  return `${silent.length}/${count} filters silent at the start image (zero gradient), left as noise${
+    which.length <= 16 ? `: ${which}` : ""
+  }`;
+}
+
 /**
  * The book's filter grid: the patterns of the first 64 filters of a layer,
  * 8 per row, 64-px tiles with 5-px margins, computed in batches.
@@ -388,7 +449,15 @@ export async function filterGrid(
   const count = Math.min(options.filters ?? 64, Math.max(0, channels - first));
   const filters = Array.from({ length: count }, (_, i) => first + i);
   const size = options.size ?? 64;
-  const patterns = await filterPatterns(model, target, filters, { ...options, size });
+  const silent: number[] = [];
+  const patterns = await filterPatterns(model, target, filters, {
+    ...options,
+    size,
+    onFinalActivations(batch, means) {
+      batch.forEach((f, i) => means[i] === 0 && silent.push(f));
+      options.onFinalActivations?.(batch, means);
+    },
+  });
   const [, h, w, c] = patterns.shape;
   const pixels = await patterns.data();
   patterns.dispose();
@@ -407,5 +476,6 @@ export async function filterGrid(
   });
   return imageFigure(grid, {
     title: options.title ?? `${target.name}: filters ${first}–${first + count - 1}`,
+    ...(silent.length > 0 ? { caption: silentCaption(silent, count) } : {}),
   });
 }

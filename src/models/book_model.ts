@@ -6,6 +6,7 @@
 import type * as tf from "@tensorflow/tfjs";
 import { fileURLToPath } from "node:url";
 import { loadModel } from "./save.ts";
+import { setModelInputRange } from "./metadata.ts";
 
 /** Where the shipped weights live (tfjs layers format, float16). */
 export const BOOK_MODEL_DIR: string = fileURLToPath(
@@ -30,7 +31,10 @@ export const BOOK_MODEL_DIR: string = fileURLToPath(
  */
 export async function loadBookModel(): Promise<tf.LayersModel> {
   try {
-    return await loadModel(BOOK_MODEL_DIR);
+    const model = await loadModel(BOOK_MODEL_DIR);
+    // Trained on pixels / 255 (also written into model.json by `deno task train`).
+    setModelInputRange(model, [0, 1]);
+    return model;
   } catch (error) {
     throw new Error(
       `The trained book model is missing from ${BOOK_MODEL_DIR} (run \`deno task train\`): ${

@@ -92,6 +92,9 @@ export async function saveModel(
       convertedBy: null,
       modelTopology: artifacts.modelTopology,
       weightsManifest: [{ paths: ["weights.bin"], weights: specs }],
+      ...(artifacts.userDefinedMetadata
+        ? { userDefinedMetadata: artifacts.userDefinedMetadata }
+        : {}),
     };
     await writeFile(join(dir, "model.json"), JSON.stringify(modelJson));
     await writeFile(join(dir, "weights.bin"), data);
@@ -144,5 +147,6 @@ export async function loadModel(source: string | URL): Promise<tf.LayersModel> {
     modelTopology: json.modelTopology,
     weightSpecs: groups.flatMap((g) => g.weights),
     weightData: weightData.buffer as ArrayBuffer,
+    ...(json.userDefinedMetadata ? { userDefinedMetadata: json.userDefinedMetadata } : {}),
   }));
 }

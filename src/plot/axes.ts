@@ -16,6 +16,8 @@ export type TickPosition = "top-left" | "bottom-left" | "none";
 export interface ImageFigureOptions {
   /** Text above the image. */
   title?: string;
+  /** A smaller line of text below the image (e.g. what to keep in mind reading it). */
+  caption?: string;
   /** Data extent the ticks label: columns and rows (default: raster size). */
   extent?: { width: number; height: number };
   /** `"top-left"` (matshow), `"bottom-left"` (imshow) or `"none"` (axis off). */
@@ -44,6 +46,7 @@ function formatTick(v: number): string {
 }
 
 const TICK_FONT = 11;
+const CAPTION_FONT = 13;
 const TICK_LEN = 4;
 
 /**
@@ -83,11 +86,15 @@ export function imageFigure(raster: Raster, options: ImageFigureOptions = {}): F
       TICK_LEN + 4;
   }
   // A title wider than the image widens the figure (centred over the image) rather than being cut.
-  const titleWidth = options.title ? measureText(options.title, font(16)) + 2 * pad : 0;
+  const titleWidth = Math.max(
+    options.title ? measureText(options.title, font(16)) + 2 * pad : 0,
+    options.caption ? measureText(options.caption, font(CAPTION_FONT)) + 2 * pad : 0,
+  );
   const contentWidth = left + raster.width + barGap + barWidth + barLabelWidth + pad;
   const shift = Math.max(0, Math.ceil((titleWidth - contentWidth) / 2));
   const width = Math.max(contentWidth, titleWidth);
-  const height = top + raster.height + bottomBand + pad;
+  const captionHeight = options.caption ? CAPTION_FONT + 10 : 0;
+  const height = top + raster.height + bottomBand + captionHeight + pad;
   return new Figure(Math.ceil(width), Math.ceil(height), (ctx) => {
     ctx.save();
     ctx.translate(shift, 0);
@@ -109,6 +116,16 @@ export function imageFigure(raster: Raster, options: ImageFigureOptions = {}): F
         yTicks,
         xAtTop: ticks === "top-left",
       });
+    }
+    if (options.caption) {
+      ctx.font = font(CAPTION_FONT);
+      ctx.fillStyle = "#444";
+      ctx.textAlign = "center";
+      ctx.fillText(
+        options.caption,
+        left + raster.width / 2,
+        top + raster.height + bottomBand + CAPTION_FONT + 6,
+      );
     }
     if (bar) {
       drawColorbar(ctx, {
