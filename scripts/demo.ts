@@ -13,6 +13,7 @@ import {
   camPanels,
   classGrid,
   filterGrid,
+  hstack,
   getActivations,
   gradCam,
   imshow,
@@ -113,9 +114,29 @@ for (const [i, layer] of convLayers.entries()) {
   await add(
     `filters_${layer}`,
     figure,
-    `The input each filter of ${layer} responds to most: gradient ascent from grey noise (the book's recipe, 40 steps). ` +
-      `First layers find colours and edges; deeper ones textures.`,
+    `The input each filter of ${layer} responds to most: gradient ascent from grey noise (the book's recipe, 40 steps, ` +
+      `in the model's [0, 1] pixel range). A filter that never fires on grey noise has no gradient to climb and stays noise; ` +
+      `the caption counts them. The Lucid comparison below finds patterns for those too.`,
     i === 0 ? "2. Filter patterns" : undefined,
+  );
+}
+
+{
+  const common = { filters: 8, cols: 4, size: 80 };
+  const figure = hstack([
+    await filterGrid(model, "conv2d_3", { ...common, steps: quick ? 10 : 40, title: "book recipe" }),
+    await filterGrid(model, "conv2d_3", {
+      ...common,
+      steps: quick ? 16 : 192,
+      parameterization: "fourier",
+      title: "Fourier + robustness (Lucid)",
+    }),
+  ]);
+  await add(
+    "filters_book_vs_lucid",
+    figure,
+    "The same eight conv2d_3 filters, the book's pixel-space ascent beside Lucid's recipe (1/f Fourier spectrum, " +
+      "decorrelated colour, random jitter/scale/rotation, Adam, ReLU gradient redirection): textures instead of noise.",
   );
 }
 
