@@ -136,7 +136,7 @@ console.error(`${backend}${stock ? " (stock input gradient)" : ""}: ${JSON.strin
   const flops1 = convFlops(model, "max_pooling2d_4", [150, 150]);
   for (const batch of [1, 16]) {
     const input = tf.randomUniform([batch, 150, 150, 3]);
-    await time(`activations, seed convnet, batch ${batch}`, async () => {
+    await time(`activations, seed convnet, batch ${batch}`, () => {
       const acts = getActivations(model, input);
       // Copied out as the figures read them. (Awaiting data() instead adds a
       // Deno event-loop turn, 3–8 ms here, which is no part of extraction;

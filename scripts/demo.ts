@@ -13,9 +13,9 @@ import {
   camPanels,
   classGrid,
   filterGrid,
-  hstack,
   getActivations,
   gradCam,
+  hstack,
   imshow,
   initBackend,
   jitter,
@@ -124,7 +124,11 @@ for (const [i, layer] of convLayers.entries()) {
 {
   const common = { filters: 8, cols: 4, size: 80 };
   const figure = hstack([
-    await filterGrid(model, "conv2d_3", { ...common, steps: quick ? 10 : 40, title: "book recipe" }),
+    await filterGrid(model, "conv2d_3", {
+      ...common,
+      steps: quick ? 10 : 40,
+      title: "book recipe",
+    }),
     await filterGrid(model, "conv2d_3", {
       ...common,
       steps: quick ? 16 : 192,
