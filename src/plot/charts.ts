@@ -113,9 +113,10 @@ export async function plotHistory(
       marginLeft: 50,
       marginTop: 56,
       style: { fontFamily: FONT_FAMILY, fontSize: "12px" },
-      x: { label: "epoch" },
+      // No tick marks: the grid lines carry them, and Skia draws Plot's marks across the labels.
+      x: { label: "epoch", tickSize: 0 },
       // The panel title names the quantity; Plot's own y label would sit in the title's place.
-      y: { label: null, ...(metric === "acc" ? { domain: [0.4, 1] } : {}) },
+      y: { label: null, tickSize: 0, ...(metric === "acc" ? { domain: [0.4, 1] } : {}) },
       color: { domain: ["training", "validation"], range: ["#1f77b4", "#ff7f0e"] },
       marks: [
         // Explicit colours: Skia's SVG renderer drops Plot's grid stroke-opacity.
