@@ -1,5 +1,15 @@
 import * as tf from "@tensorflow/tfjs";
-import { decodeImage, featureGrid, imshow, initBackend, JUPYTER_DISPLAY, matshow } from "../mod.ts";
+import * as Plot from "@observablehq/plot";
+import {
+  decodeImage,
+  featureGrid,
+  imshow,
+  initBackend,
+  JUPYTER_DISPLAY,
+  matshow,
+  plotChart,
+  plotHistory,
+} from "../mod.ts";
 import { assert, assertEquals } from "./assert.ts";
 
 await initBackend();
@@ -50,4 +60,25 @@ Deno.test("imshow auto range: floats in [0, 1] are scaled, 0–255 values are no
   assertEquals(b.data[(8 * b.width + 8) * 3], 128);
   unit.dispose();
   bytes.dispose();
+});
+
+Deno.test("charts resolve Plot's em offsets into pixels of the chart's font size (Skia reads em as px)", async () => {
+  const chart = await plotChart({
+    marks: [Plot.lineY([1, 3, 2])],
+    width: 400,
+    height: 200,
+    style: { fontSize: "12px" },
+  });
+  const svg = chart.svg();
+  assert(!/ (x|y|dx|dy)="-?[\d.]+em"/.test(svg), "an em offset is left in the SVG");
+  assert(svg.includes('y="8.52"'), "x tick labels sit 0.71em = 8.52 px below their anchor");
+  const history = await plotHistory({
+    loss: [0.7, 0.5],
+    acc: [0.5, 0.75],
+    val_loss: [0.69, 0.6],
+    val_acc: [0.5, 0.7],
+    seconds: [1, 1],
+  });
+  const png = await decodeImage(history.png());
+  assertEquals([png.width, png.height], [1720, 600]);
 });

@@ -40,6 +40,28 @@ export class ChartFigure extends Figure {
   }
 }
 
+/** Plot's default text size, used when the options set none in pixels. */
+const PLOT_FONT_SIZE_PX = 10;
+
+function fontSizePx(style: Plot.PlotOptions["style"]): number {
+  const size = typeof style === "object" && style !== null
+    ? (style as { fontSize?: unknown }).fontSize
+    : undefined;
+  const match = typeof size === "string" ? /^([\d.]+)px$/.exec(size) : null;
+  return match ? Number(match[1]) : typeof size === "number" ? size : PLOT_FONT_SIZE_PX;
+}
+
+/**
+ * Plot offsets its tick labels in `em`, which Skia's SVG renderer reads as
+ * pixels (x labels then sit on their tick marks); resolve them first.
+ */
+function emToPixels(svg: string, fontSize: number): string {
+  return svg.replace(
+    / (x|y|dx|dy)="(-?[\d.]+)em"/g,
+    (_, attribute, value) => ` ${attribute}="${+(Number(value) * fontSize).toFixed(2)}"`,
+  );
+}
+
 /**
  * Renders Observable Plot options headless and returns a figure (PNG + SVG).
  *
@@ -72,6 +94,7 @@ export async function plotChart(options: Plot.PlotOptions, title = ""): Promise<
     /font-family="system-ui, sans-serif"/g,
     `font-family="${FONT_FAMILY}, sans-serif"`,
   );
+  svg = emToPixels(svg, fontSizePx(options.style));
   const width = Number(options.width ?? 640), height = Number(options.height ?? 400);
   const scale = 2;
   // Rasterise at the final resolution (scaling a 1× raster blurs hairlines unevenly).
@@ -113,10 +136,9 @@ export async function plotHistory(
       marginLeft: 50,
       marginTop: 56,
       style: { fontFamily: FONT_FAMILY, fontSize: "12px" },
-      // No tick marks: the grid lines carry them, and Skia draws Plot's marks across the labels.
-      x: { label: "epoch", tickSize: 0 },
+      x: { label: "epoch" },
       // The panel title names the quantity; Plot's own y label would sit in the title's place.
-      y: { label: null, tickSize: 0, ...(metric === "acc" ? { domain: [0.4, 1] } : {}) },
+      y: { label: null, ...(metric === "acc" ? { domain: [0.4, 1] } : {}) },
       color: { domain: ["training", "validation"], range: ["#1f77b4", "#ff7f0e"] },
       marks: [
         // Explicit colours: Skia's SVG renderer drops Plot's grid stroke-opacity.
