@@ -5,7 +5,8 @@
  * printed side by side from one run. Each configuration runs in its own
  * process, one after the other, so they never compete for the cores.
  *
- * Flags: --quick (fewer repetitions), --skip-cpu, --skip-torch.
+ * Flags: --quick (fewer repetitions), --skip-cpu, --skip-torch, --only "a|b"
+ * (only the workloads whose names contain one of the parts).
  *
  * @module
  */
@@ -18,13 +19,15 @@ interface Run {
 }
 
 const quick = Deno.args.includes("--quick");
+const onlyAt = Deno.args.indexOf("--only");
+const only = onlyAt >= 0 ? Deno.args[onlyAt + 1] : undefined;
 const threads = os.cpus().length;
 const here = new URL(".", import.meta.url).pathname;
 
 async function run(label: string, command: string, args: string[]): Promise<Run> {
   console.error(`== ${label}`);
   const out = await new Deno.Command(command, {
-    args: [...args, ...(quick ? ["--quick"] : [])],
+    args: [...args, ...(quick ? ["--quick"] : []), ...(only ? ["--only", only] : [])],
     stdout: "piped",
     stderr: "inherit",
     env: { NO_COLOR: "1" },
@@ -51,8 +54,8 @@ runs.push(
     "--threads",
     String(threads),
     "--stock-input-gradient",
-    "--only",
-    "ascent step VGG16|Grad-CAM|MNIST",
+    // A user's --only (appended by run) takes over from this default.
+    ...(only ? [] : ["--only", "ascent step VGG16|Grad-CAM|MNIST"]),
   ),
 );
 if (!Deno.args.includes("--skip-cpu")) {
