@@ -1,6 +1,8 @@
 /**
  * `deno task bench`: every workload on `cpu`, `wasm` with 1 thread, `wasm`
- * with all threads (and the stock wasm input gradient for the ascent steps),
+ * with all threads (and, for the convolution-heavy rows, `wasm` with the
+ * direct XNNPACK convolution instead of Winograd's, and with the stock wasm
+ * input gradient for the ascent steps),
  * plus PyTorch on the same machine when Debian's python3-torch is present,
  * printed side by side from one run. Each configuration runs in its own
  * process, one after the other, so they never compete for the cores.
@@ -46,6 +48,17 @@ runs.push(
   await workloadRun(`wasm ${threads} threads`, "--backend", "wasm", "--threads", String(threads)),
 );
 runs.push(await workloadRun("wasm 1 thread", "--backend", "wasm", "--threads", "1"));
+runs.push(
+  await workloadRun(
+    `wasm ${threads} thr., direct conv`,
+    "--backend",
+    "wasm",
+    "--threads",
+    String(threads),
+    "--no-winograd",
+    ...(only ? [] : ["--only", "conv2d forward|activations|batch 1|Grad-CAM|train step"]),
+  ),
+);
 runs.push(
   await workloadRun(
     `wasm ${threads} thr., stock ∂input`,
@@ -111,5 +124,5 @@ console.log(line(header));
 console.log("|" + widths.map((w) => "-".repeat(w + 2)).join("|") + "|");
 for (const r of rows) console.log(line(r));
 console.log(
-  "\nms: median wall time. GF/s: convolution FLOPs (multiply-adds × 2) per second; ascent steps count forward + input gradient, training forward + both gradients (×3).",
+  "\nms: median wall time. GF/s: convolution FLOPs (multiply-adds × 2) per second; ascent steps count forward + input gradient, training forward + both gradients (×3). With Winograd's F(2×2, 3×3) (every wasm column but \"direct conv\") the same count is divided by the time, so GF/s is the direct-convolution equivalent: the kernel's own efficiency against the SIMD ceiling is the direct column's.",
 );

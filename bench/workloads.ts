@@ -3,7 +3,8 @@
  * Run through bench/bench.ts, which starts one process per configuration
  * (the wasm thread pool cannot be resized within a process).
  *
- * Usage: deno run -A bench/workloads.ts --backend wasm|cpu [--threads N] [--stock-input-gradient] [--quick]
+ * Usage: deno run -A bench/workloads.ts --backend wasm|cpu [--threads N] [--stock-input-gradient]
+ *        [--no-winograd] [--quick] [--only "a|b"]
  *
  * @module
  */
@@ -27,10 +28,11 @@ const value = (name: string) => {
 const backend = (value("--backend") ?? "wasm") as "wasm" | "cpu";
 const threads = value("--threads") ? Number(value("--threads")) : undefined;
 const stock = flag("--stock-input-gradient");
+const winograd = !flag("--no-winograd");
 const quick = flag("--quick");
 const only = value("--only")?.split("|");
 
-const info = await initBackend({ backend, threads, fastInputGradient: !stock });
+const info = await initBackend({ backend, threads, fastInputGradient: !stock, winograd });
 const slowBackend = backend === "cpu" || stock;
 
 export interface Result {
@@ -297,4 +299,4 @@ else {
   model.dispose();
 }
 
-console.log(JSON.stringify({ info, stock, results }));
+console.log(JSON.stringify({ info, stock, winograd, results }));

@@ -177,7 +177,7 @@ Deno.test("max-pool gradient on wasm matches the cpu backend, ties and padding i
 });
 
 Deno.test("flipped filters are cached per weight buffer and freed with it; training leaks nothing", async () => {
-  const { cachedFlippedFilters } = await import("../src/backend/conv_gradients.ts");
+  const { tensorsWithDerivedData } = await import("../src/backend/kernel_registry.ts");
   const model = tf.sequential({
     layers: [
       tf.layers.conv2d({ inputShape: [12, 12, 3], filters: 4, kernelSize: 3, activation: "relu" }),
@@ -197,11 +197,11 @@ Deno.test("flipped filters are cached per weight buffer and freed with it; train
   assertEquals(tf.memory().numTensors, tensors);
   assertEquals((tf.backend() as unknown as { numDataIds(): number }).numDataIds(), dataIds);
   // Only the second conv's input gradient is needed: one live flipped filter at most.
-  assert(cachedFlippedFilters() <= 1, `${cachedFlippedFilters()} cached`);
+  assert(tensorsWithDerivedData() <= 1, `${tensorsWithDerivedData()} cached`);
   assert(losses.at(-1)! < losses[0], `loss went from ${losses[0]} to ${losses.at(-1)}`);
   tf.dispose([x, y]);
   model.dispose();
-  assertEquals(cachedFlippedFilters(), 0);
+  assertEquals(tensorsWithDerivedData(), 0);
 });
 
 Deno.test("BatchMatMul on wasm with transposed operands matches the cpu backend", async () => {

@@ -12,6 +12,7 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import {
+  derivedFrom,
   replaceWasmKernel,
   runWasmKernel as runKernel,
   Scratch,
@@ -116,38 +117,15 @@ function cropNegativePadding(
  * The input gradient convolves with the filter flipped in space and with its
  * channel axes swapped. Computing that per call costs more than the
  * convolution for 512-channel layers, and a new filter also makes XNNPACK
- * repack its weights; so the flipped filter is kept per filter buffer and
- * freed together with it.
+ * repack its weights; so the flipped filter is kept while the filter lives.
  */
-const flippedFilters = new Map<unknown, TensorInfo>();
-const patchedBackends = new WeakSet<object>();
-
 function flippedFilter(filter: TensorInfo, backend: WasmBackendLike): TensorInfo {
-  const hit = flippedFilters.get(filter.dataId);
-  if (hit) return hit;
-  if (!patchedBackends.has(backend)) {
-    patchedBackends.add(backend);
-    const dispose = backend.disposeData.bind(backend);
-    backend.disposeData = (dataId: unknown, force?: boolean) => {
-      const freed = dispose(dataId, force);
-      const derived = flippedFilters.get(dataId);
-      if (freed && derived) {
-        flippedFilters.delete(dataId);
-        dispose(derived.dataId, true);
-      }
-      return freed;
-    };
-  }
-  const reversed = runKernel("Reverse", backend, { x: filter }, { dims: [0, 1] });
-  const swapped = runKernel("Transpose", backend, { x: reversed }, { perm: [0, 1, 3, 2] });
-  backend.disposeData(reversed.dataId);
-  flippedFilters.set(filter.dataId, swapped);
-  return swapped;
-}
-
-/** Flipped filters currently kept (for leak tests). */
-export function cachedFlippedFilters(): number {
-  return flippedFilters.size;
+  return derivedFrom(backend, filter, "flipped", () => {
+    const reversed = runKernel("Reverse", backend, { x: filter }, { dims: [0, 1] });
+    const swapped = runKernel("Transpose", backend, { x: reversed }, { perm: [0, 1, 3, 2] });
+    backend.disposeData(reversed.dataId);
+    return [swapped];
+  })[0];
 }
 
 /**

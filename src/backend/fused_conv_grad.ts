@@ -40,13 +40,14 @@ let enabledBackends = new Set<string>();
 
 function registerKernelAndGradient(): void {
   for (const backendName of ["wasm", "cpu"]) {
-    const fused = tf.getKernel("FusedConv2D", backendName);
-    if (!fused || tf.getKernel(FUSED_CONV_KERNEL, backendName)) continue;
+    if (!tf.getKernel("FusedConv2D", backendName)) continue;
+    if (tf.getKernel(FUSED_CONV_KERNEL, backendName)) continue;
     tf.registerKernel({
       kernelName: FUSED_CONV_KERNEL,
       backendName,
+      // Looked up per call: convscope may replace FusedConv2D after this registers.
       kernelFunc: (args) =>
-        fused.kernelFunc({
+        tf.getKernel("FusedConv2D", backendName)!.kernelFunc({
           ...args,
           attrs: { ...args.attrs, dataFormat: "NHWC", dilations: [1, 1], leakyreluAlpha: 0 },
         }),

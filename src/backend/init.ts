@@ -14,6 +14,7 @@ import { registerWasmMatMul } from "./matmul.ts";
 import { useFastHeapReads } from "./fast_read.ts";
 import { useFusedConvGradients } from "./fused_conv_grad.ts";
 import { registerWasmReductions } from "./reductions.ts";
+import { registerWasmWinograd, setWinogradConvolutions } from "./winograd.ts";
 
 /** Which tfjs backend to compute on. */
 export type BackendName = "wasm" | "cpu";
@@ -33,6 +34,13 @@ export interface InitBackendOptions {
    * lacks on wasm, is always registered.
    */
   fastInputGradient?: boolean;
+  /**
+   * Run 3×3 stride-1 convolutions with enough channels (and their input
+   * gradients) by Winograd's F(2×2, 3×3) on XNNPACK's matrix product
+   * (default true; needs `fastInputGradient`). Results differ from the direct
+   * convolution by float rounding only. Can be switched at any time.
+   */
+  winograd?: boolean;
 }
 
 /** What {@linkcode initBackend} actually got, which may be less than it was asked for. */
@@ -79,6 +87,7 @@ export async function initBackend(
     : Math.max(1, Math.floor(options.threads ?? os.cpus().length));
   const key = `${backend}:${wanted}:${options.fastInputGradient ?? true}`;
   silenceCpuBanner();
+  setWinogradConvolutions((options.winograd ?? true) && (options.fastInputGradient ?? true));
   if (current?.key === key && tf.getBackend() === backend) return current.info;
   if (backend === "cpu") {
     await tf.setBackend("cpu");
@@ -111,6 +120,7 @@ export async function initBackend(
     registerWasmSharedIdentity();
     registerWasmMatMul();
     registerWasmReductions();
+    registerWasmWinograd();
   }
   const simd = await tf.env().getAsync("WASM_HAS_SIMD_SUPPORT") as boolean;
   let note: string | undefined;

@@ -82,3 +82,52 @@ export class Scratch {
     this.#infos = [];
   }
 }
+
+/**
+ * Tensors computed once from another tensor's data (a flipped or
+ * Winograd-transformed filter), kept while that tensor lives and freed with
+ * it. Keeping them also keeps XNNPACK's packed weights, which are cached per
+ * buffer.
+ */
+const derived = new Map<unknown, Map<string, tf.TensorInfo[]>>();
+const patchedBackends = new WeakSet<object>();
+
+function freeDerivedWithSource(backend: WasmBackendLike): void {
+  if (patchedBackends.has(backend)) return;
+  patchedBackends.add(backend);
+  const dispose = backend.disposeData.bind(backend);
+  backend.disposeData = (dataId: unknown, force?: boolean) => {
+    const freed = dispose(dataId, force);
+    const kinds = derived.get(dataId);
+    if (freed && kinds) {
+      derived.delete(dataId);
+      // Through the patched method, so that data derived from derived data goes too.
+      for (const infos of kinds.values()) {
+        for (const info of infos) backend.disposeData(info.dataId, true);
+      }
+    }
+    return freed;
+  };
+}
+
+/** The tensors `make` derives from `source` (as `kind`), computed on first use. */
+export function derivedFrom(
+  backend: WasmBackendLike,
+  source: tf.TensorInfo,
+  kind: string,
+  make: () => tf.TensorInfo[],
+): tf.TensorInfo[] {
+  const hit = derived.get(source.dataId)?.get(kind);
+  if (hit) return hit;
+  freeDerivedWithSource(backend);
+  const made = make();
+  let kinds = derived.get(source.dataId);
+  if (!kinds) derived.set(source.dataId, kinds = new Map());
+  kinds.set(kind, made);
+  return made;
+}
+
+/** Source tensors with derived data currently kept (for leak tests). */
+export function tensorsWithDerivedData(): number {
+  return derived.size;
+}

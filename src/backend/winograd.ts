@@ -1,0 +1,421 @@
+/**
+ * 3×3, stride-1 convolutions on the tfjs WASM backend by Winograd's minimal
+ * filtering F(2×2, 3×3) (Lavin & Gray, 2016).
+ *
+ * XNNPACK's direct convolution reaches ~40 GFLOP/s on two cores here, while
+ * its matrix product reaches 70–95. F(2×2, 3×3) turns a convolution into 16
+ * independent products `V_k · U_k` of `[tiles, Cin] × [Cin, Cout]` with 2.25×
+ * fewer multiply-adds: every 4×4 input tile is transformed (`Bᵀ d B`), the
+ * 16 products run on XNNPACK, and each 4×4 result becomes a 2×2 output tile
+ * (`Aᵀ m A`) with the bias and ReLU applied on the way out. The filter's
+ * transform `G g Gᵀ` is computed once per filter buffer and kept with it, so
+ * XNNPACK packs the 16 matrices once too. Every VGG16 convolution, the seed
+ * convnet's deeper ones, and all their input gradients are this shape.
+ *
+ * The tile transforms run in a small WASM SIMD module (`wasm/`, built from C)
+ * that imports tfjs's own memory, so it reads and writes tensors in place;
+ * where it cannot load (no SIMD), the same transforms run in JS.
+ *
+ * @module
+ */
+import * as tf from "@tensorflow/tfjs";
+import {
+  derivedFrom,
+  replaceWasmKernel,
+  runWasmKernel,
+  type WasmBackendLike,
+} from "./kernel_registry.ts";
+import { PLAIN_MEMORY_MODULE, SHARED_MEMORY_MODULE } from "./wasm/winograd_transforms.ts";
+
+type TensorInfo = tf.TensorInfo;
+
+/** Geometry of one convolution as F(2×2, 3×3) tiles. */
+export interface WinogradPlan {
+  batch: number;
+  inH: number;
+  inW: number;
+  inC: number;
+  outH: number;
+  outW: number;
+  outC: number;
+  padTop: number;
+  padLeft: number;
+  tilesH: number;
+  tilesW: number;
+}
+
+let enabled = true;
+
+/**
+ * Turns the Winograd path on or off (it is on after `initBackend()`); off,
+ * every convolution runs on XNNPACK's direct kernel. For comparisons.
+ */
+export function setWinogradConvolutions(on: boolean): void {
+  enabled = on;
+}
+
+/**
+ * The transforms touch 16 values per tile on each side (Cin + Cout) and the
+ * products do 16·Cin·Cout multiply-adds per tile; below a ratio of 16 the
+ * saving no longer pays for the transforms (measured on 2 cores: 16→16
+ * channels 0.5×, 32→32 1.2×, 32→64 1.1×, 64→64 1.7×, 512→512 1.9–2.1×).
+ */
+const MIN_CHANNELS = 16;
+const MIN_MACS_PER_TILE_VALUE = 16;
+
+/**
+ * The plan for `x ⊛ filter` when the Winograd path applies and pays, else
+ * undefined: NHWC, 3×3, stride 1, no dilation, float32, and enough channels.
+ */
+export function winogradPlan(
+  x: TensorInfo,
+  filter: TensorInfo,
+  attrs: {
+    strides: number | number[];
+    pad: "valid" | "same" | number | number[][];
+    dilations?: number | number[];
+    dataFormat?: string;
+    dimRoundingMode?: "floor" | "round" | "ceil";
+  },
+): WinogradPlan | undefined {
+  if (!enabled || x.dtype !== "float32" || filter.dtype !== "float32") return undefined;
+  if (attrs.dataFormat != null && attrs.dataFormat !== "NHWC") return undefined;
+  const ones = (v: number | number[] | undefined) =>
+    v == null || (Array.isArray(v) ? v.every((d) => d === 1) : v === 1);
+  if (!ones(attrs.strides) || !ones(attrs.dilations)) return undefined;
+  const [kh, kw, inC, outC] = filter.shape;
+  if (kh !== 3 || kw !== 3 || x.shape.length !== 4 || x.shape[3] !== inC) return undefined;
+  if (inC < MIN_CHANNELS || outC < MIN_CHANNELS) return undefined;
+  if ((inC * outC) / (inC + outC) < MIN_MACS_PER_TILE_VALUE) return undefined;
+  const info = tf.backend_util.computeConv2DInfo(
+    x.shape as [number, number, number, number],
+    filter.shape as [number, number, number, number],
+    1,
+    1,
+    attrs.pad as "valid",
+    attrs.dimRoundingMode,
+  );
+  const { outHeight: outH, outWidth: outW } = info;
+  if (outH < 1 || outW < 1) return undefined;
+  return {
+    batch: x.shape[0],
+    inH: x.shape[1],
+    inW: x.shape[2],
+    inC,
+    outH,
+    outW,
+    outC,
+    padTop: info.padInfo.top,
+    padLeft: info.padInfo.left,
+    tilesH: Math.ceil(outH / 2),
+    tilesW: Math.ceil(outW / 2),
+  };
+}
+
+/**
+ * `U_k = (G g Gᵀ)_k` for the 16 positions k of a 4×4 tile, as 16 `[1, Cin,
+ * Cout]` matrices, from an HWIO 3×3 filter.
+ */
+export function transformFilter(filter: TensorInfo, backend: WasmBackendLike): TensorInfo[] {
+  const [, , inC, outC] = filter.shape;
+  const g = backend.typedArrayFromHeap(filter);
+  const out = Array.from({ length: 16 }, () => backend.makeOutput([1, inC, outC], "float32"));
+  const u = out.map((info) => backend.typedArrayFromHeap(info));
+  const plane = inC * outC;
+  for (let i = 0; i < plane; i++) {
+    const g00 = g[i], g01 = g[plane + i], g02 = g[2 * plane + i];
+    const g10 = g[3 * plane + i], g11 = g[4 * plane + i], g12 = g[5 * plane + i];
+    const g20 = g[6 * plane + i], g21 = g[7 * plane + i], g22 = g[8 * plane + i];
+    // Rows of G g: [g0, (g0+g1+g2)/2, (g0-g1+g2)/2, g2] per column.
+    const r00 = g00, r01 = g01, r02 = g02;
+    const r10 = 0.5 * (g00 + g10 + g20),
+      r11 = 0.5 * (g01 + g11 + g21),
+      r12 = 0.5 * (g02 + g12 + g22);
+    const r20 = 0.5 * (g00 - g10 + g20),
+      r21 = 0.5 * (g01 - g11 + g21),
+      r22 = 0.5 * (g02 - g12 + g22);
+    const r30 = g20, r31 = g21, r32 = g22;
+    // (G g) Gᵀ: the same combination along each row.
+    const rows = [[r00, r01, r02], [r10, r11, r12], [r20, r21, r22], [r30, r31, r32]];
+    for (let a = 0; a < 4; a++) {
+      const [p, q, r] = rows[a];
+      u[4 * a][i] = p;
+      u[4 * a + 1][i] = 0.5 * (p + q + r);
+      u[4 * a + 2][i] = 0.5 * (p - q + r);
+      u[4 * a + 3][i] = r;
+    }
+  }
+  return out;
+}
+
+/**
+ * `V_k = (Bᵀ d B)_k` for every 4×4 input tile d (stride 2, zero outside the
+ * input), as 16 `[1, tiles, Cin]` matrices.
+ */
+export function transformInput(
+  x: TensorInfo,
+  plan: WinogradPlan,
+  backend: WasmBackendLike,
+): TensorInfo[] {
+  const { batch, inH, inW, inC, padTop, padLeft, tilesH, tilesW } = plan;
+  const rows = batch * tilesH * tilesW;
+  const out = Array.from({ length: 16 }, () => backend.makeOutput([1, rows, inC], "float32"));
+  const v = out.map((info) => backend.typedArrayFromHeap(info));
+  const [v0, v1, v2, v3, v4, v5, v6, v7] = v.slice(0, 8);
+  const [v8, v9, v10, v11, v12, v13, v14, v15] = v.slice(8);
+  const xs = backend.typedArrayFromHeap(x);
+  const offsets = new Int32Array(16);
+  let tile = 0;
+  for (let n = 0; n < batch; n++) {
+    for (let ty = 0; ty < tilesH; ty++) {
+      for (let tx = 0; tx < tilesW; tx++, tile++) {
+        // Offset of each of the 16 input pixels, -1 where it is padding.
+        for (let i = 0; i < 4; i++) {
+          const y = 2 * ty - padTop + i;
+          for (let j = 0; j < 4; j++) {
+            const xx = 2 * tx - padLeft + j;
+            offsets[4 * i + j] = y >= 0 && y < inH && xx >= 0 && xx < inW
+              ? ((n * inH + y) * inW + xx) * inC
+              : -1;
+          }
+        }
+        const o0 = offsets[0], o1 = offsets[1], o2 = offsets[2], o3 = offsets[3];
+        const o4 = offsets[4], o5 = offsets[5], o6 = offsets[6], o7 = offsets[7];
+        const o8 = offsets[8], o9 = offsets[9], o10 = offsets[10], o11 = offsets[11];
+        const o12 = offsets[12], o13 = offsets[13], o14 = offsets[14], o15 = offsets[15];
+        const base = tile * inC;
+        for (let c = 0; c < inC; c++) {
+          const d00 = o0 < 0 ? 0 : xs[o0 + c], d01 = o1 < 0 ? 0 : xs[o1 + c];
+          const d02 = o2 < 0 ? 0 : xs[o2 + c], d03 = o3 < 0 ? 0 : xs[o3 + c];
+          const d10 = o4 < 0 ? 0 : xs[o4 + c], d11 = o5 < 0 ? 0 : xs[o5 + c];
+          const d12 = o6 < 0 ? 0 : xs[o6 + c], d13 = o7 < 0 ? 0 : xs[o7 + c];
+          const d20 = o8 < 0 ? 0 : xs[o8 + c], d21 = o9 < 0 ? 0 : xs[o9 + c];
+          const d22 = o10 < 0 ? 0 : xs[o10 + c], d23 = o11 < 0 ? 0 : xs[o11 + c];
+          const d30 = o12 < 0 ? 0 : xs[o12 + c], d31 = o13 < 0 ? 0 : xs[o13 + c];
+          const d32 = o14 < 0 ? 0 : xs[o14 + c], d33 = o15 < 0 ? 0 : xs[o15 + c];
+          // Bᵀ d: rows [d0 - d2, d1 + d2, d2 - d1, d1 - d3].
+          const t00 = d00 - d20, t01 = d01 - d21, t02 = d02 - d22, t03 = d03 - d23;
+          const t10 = d10 + d20, t11 = d11 + d21, t12 = d12 + d22, t13 = d13 + d23;
+          const t20 = d20 - d10, t21 = d21 - d11, t22 = d22 - d12, t23 = d23 - d13;
+          const t30 = d10 - d30, t31 = d11 - d31, t32 = d12 - d32, t33 = d13 - d33;
+          // (Bᵀ d) B: the same along each row.
+          const at = base + c;
+          v0[at] = t00 - t02, v1[at] = t01 + t02, v2[at] = t02 - t01, v3[at] = t01 - t03;
+          v4[at] = t10 - t12, v5[at] = t11 + t12, v6[at] = t12 - t11, v7[at] = t11 - t13;
+          v8[at] = t20 - t22, v9[at] = t21 + t22, v10[at] = t22 - t21, v11[at] = t21 - t23;
+          v12[at] = t30 - t32, v13[at] = t31 + t32, v14[at] = t32 - t31, v15[at] = t31 - t33;
+        }
+      }
+    }
+  }
+  return out;
+}
+
+/**
+ * `y = Aᵀ m A` for every tile's 16 products, plus bias, then ReLU if asked,
+ * into the NHWC output (the last row and column of tiles may stick out).
+ */
+export function transformOutput(
+  products: TensorInfo[],
+  plan: WinogradPlan,
+  bias: TensorInfo | undefined,
+  relu: boolean,
+  backend: WasmBackendLike,
+): TensorInfo {
+  const { batch, outH, outW, outC, tilesH, tilesW } = plan;
+  const out = backend.makeOutput([batch, outH, outW, outC], "float32");
+  const ys = backend.typedArrayFromHeap(out);
+  const m = products.map((info) => backend.typedArrayFromHeap(info));
+  const [m0, m1, m2, m3, m4, m5, m6, m7] = m.slice(0, 8);
+  const [m8, m9, m10, m11, m12, m13, m14, m15] = m.slice(8);
+  const b = bias ? backend.typedArrayFromHeap(bias) : new Float32Array(outC);
+  const floor = relu ? 0 : -Infinity;
+  let tile = 0;
+  for (let n = 0; n < batch; n++) {
+    for (let ty = 0; ty < tilesH; ty++) {
+      const y = 2 * ty, lastRow = y + 1 >= outH;
+      for (let tx = 0; tx < tilesW; tx++, tile++) {
+        const xx = 2 * tx, lastCol = xx + 1 >= outW;
+        const p00 = ((n * outH + y) * outW + xx) * outC;
+        const p01 = p00 + outC, p10 = p00 + outW * outC, p11 = p10 + outC;
+        const base = tile * outC;
+        for (let c = 0; c < outC; c++) {
+          const at = base + c;
+          // Aᵀ m: rows [m0 + m1 + m2, m1 - m2 - m3].
+          const s00 = m0[at] + m4[at] + m8[at], s01 = m1[at] + m5[at] + m9[at];
+          const s02 = m2[at] + m6[at] + m10[at], s03 = m3[at] + m7[at] + m11[at];
+          const s10 = m4[at] - m8[at] - m12[at], s11 = m5[at] - m9[at] - m13[at];
+          const s12 = m6[at] - m10[at] - m14[at], s13 = m7[at] - m11[at] - m15[at];
+          const bc = b[c];
+          ys[p00 + c] = Math.max(floor, s00 + s01 + s02 + bc);
+          if (!lastCol) ys[p01 + c] = Math.max(floor, s01 - s02 - s03 + bc);
+          if (!lastRow) {
+            ys[p10 + c] = Math.max(floor, s10 + s11 + s12 + bc);
+            if (!lastCol) ys[p11 + c] = Math.max(floor, s11 - s12 - s13 + bc);
+          }
+        }
+      }
+    }
+  }
+  return out;
+}
+
+interface SimdTransforms {
+  input(...args: number[]): void;
+  output(...args: number[]): void;
+}
+
+interface EmscriptenBackend extends WasmBackendLike {
+  wasm: { wasmMemory?: WebAssembly.Memory; asm?: { memory?: WebAssembly.Memory } };
+  dataIdMap: { get(dataId: unknown): { memoryOffset: number } | undefined };
+}
+
+const simdModules = new WeakMap<object, SimdTransforms | null>();
+let preferSimd = true;
+
+/** Chooses the SIMD module (default) or the JS transforms, for tests and comparisons. */
+export function useSimdTransforms(on: boolean): void {
+  preferSimd = on;
+}
+
+/** Which transforms the Winograd path runs on `backend`: `"simd"` or `"js"`. */
+export function winogradTransforms(backend: object): "simd" | "js" {
+  return simdTransforms(backend as EmscriptenBackend) ? "simd" : "js";
+}
+
+/** The SIMD transforms bound to `backend`'s memory, or null where they cannot load. */
+function simdTransforms(backend: EmscriptenBackend): SimdTransforms | null {
+  if (!preferSimd) return null;
+  let found = simdModules.get(backend);
+  if (found !== undefined) return found;
+  found = null;
+  const memory = backend.wasm?.wasmMemory ?? backend.wasm?.asm?.memory;
+  if (memory instanceof WebAssembly.Memory) {
+    const shared = typeof SharedArrayBuffer !== "undefined" &&
+      memory.buffer instanceof SharedArrayBuffer;
+    const base64 = shared ? SHARED_MEMORY_MODULE : PLAIN_MEMORY_MODULE;
+    try {
+      const bytes = Uint8Array.from(atob(base64), (ch) => ch.charCodeAt(0));
+      const instance = new WebAssembly.Instance(new WebAssembly.Module(bytes), {
+        env: { memory },
+      });
+      const exports = instance.exports as Record<string, (...args: number[]) => void>;
+      found = { input: exports.winograd_input, output: exports.winograd_output };
+    } catch {
+      found = null; // No WASM SIMD here: the JS transforms do the same work.
+    }
+  }
+  simdModules.set(backend, found);
+  return found;
+}
+
+/** A float32 tensor of zeros with at least `size` values, kept for the padding and missing bias. */
+let zerosInfo: { backend: object; info: TensorInfo; size: number } | undefined;
+function zeros(backend: WasmBackendLike, size: number): TensorInfo {
+  if (zerosInfo?.backend === backend && zerosInfo.size >= size) return zerosInfo.info;
+  if (zerosInfo?.backend === backend) backend.disposeData(zerosInfo.info.dataId, true);
+  const info = backend.makeOutput([size], "float32");
+  backend.typedArrayFromHeap(info).fill(0);
+  zerosInfo = { backend, info, size };
+  return info;
+}
+
+/** `relu?(x ⊛ filter + bias)` by F(2×2, 3×3) for a plan from {@linkcode winogradPlan}. */
+export function conv2DWinograd(
+  x: TensorInfo,
+  filter: TensorInfo,
+  bias: TensorInfo | undefined,
+  relu: boolean,
+  plan: WinogradPlan,
+  backend: WasmBackendLike,
+): TensorInfo {
+  const u = derivedFrom(backend, filter, "winograd", () => transformFilter(filter, backend));
+  const simd = simdTransforms(backend as EmscriptenBackend);
+  const at = (info: TensorInfo) =>
+    (backend as EmscriptenBackend).dataIdMap.get(info.dataId)!.memoryOffset;
+  const { batch, inH, inW, inC, outH, outW, outC, padTop, padLeft, tilesH, tilesW } = plan;
+  let v: TensorInfo[];
+  if (simd) {
+    v = Array.from(
+      { length: 16 },
+      () => backend.makeOutput([1, batch * tilesH * tilesW, inC], "float32"),
+    );
+    const pad = zeros(backend, Math.max(inC, outC));
+    simd.input(
+      at(x),
+      at(pad),
+      batch,
+      inH,
+      inW,
+      inC,
+      padTop,
+      padLeft,
+      tilesH,
+      tilesW,
+      ...v.map(at),
+    );
+  } else {
+    v = transformInput(x, plan, backend);
+  }
+  const products = v.map((vk, k) => {
+    const p = runWasmKernel("BatchMatMul", backend, { a: vk, b: u[k] }, {
+      transposeA: false,
+      transposeB: false,
+    });
+    backend.disposeData(vk.dataId);
+    return p;
+  });
+  let out: TensorInfo;
+  if (simd) {
+    out = backend.makeOutput([batch, outH, outW, outC], "float32");
+    simd.output(
+      ...products.map(at),
+      at(bias ?? zeros(backend, Math.max(inC, outC))),
+      relu ? 0 : -Infinity,
+      at(out),
+      batch,
+      outH,
+      outW,
+      outC,
+      tilesH,
+      tilesW,
+    );
+  } else {
+    out = transformOutput(products, plan, bias, relu, backend);
+  }
+  for (const p of products) backend.disposeData(p.dataId);
+  return out;
+}
+
+let stockConv: tf.KernelConfig | undefined;
+let stockFused: tf.KernelConfig | undefined;
+
+/**
+ * Routes wasm `Conv2D` and `FusedConv2D` (linear or ReLU) through the
+ * Winograd path where {@linkcode winogradPlan} says it applies; every other
+ * case runs the stock kernel. Idempotent.
+ */
+export function registerWasmWinograd(): void {
+  const conv = replaceWasmKernel("Conv2D", (args) => {
+    const { x, filter } = args.inputs as { x: TensorInfo; filter: TensorInfo };
+    const plan = winogradPlan(x, filter, args.attrs as never);
+    if (!plan) return stockConv!.kernelFunc(args);
+    return conv2DWinograd(x, filter, undefined, false, plan, args.backend as never);
+  });
+  stockConv ??= conv;
+  const fused = replaceWasmKernel("FusedConv2D", (args) => {
+    const { x, filter, bias, preluActivationWeights } = args.inputs as Record<
+      string,
+      TensorInfo | undefined
+    >;
+    const activation = (args.attrs as { activation?: string }).activation ?? "linear";
+    const biasFits = bias == null || tf.util.sizeFromShape(bias.shape) === filter!.shape[3];
+    const plan = preluActivationWeights == null && biasFits &&
+        (activation === "linear" || activation === "relu")
+      ? winogradPlan(x!, filter!, args.attrs as never)
+      : undefined;
+    if (!plan) return stockFused!.kernelFunc(args);
+    return conv2DWinograd(x!, filter!, bias, activation === "relu", plan, args.backend as never);
+  });
+  stockFused ??= fused;
+}
