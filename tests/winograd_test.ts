@@ -1,7 +1,12 @@
 import * as tf from "@tensorflow/tfjs";
 import { assert, assertEquals } from "./assert.ts";
 import { initBackend } from "../src/backend/init.ts";
-import { useSimdTransforms, winogradPlan, winogradTransforms } from "../src/backend/winograd.ts";
+import {
+  tilesPerChunk,
+  useSimdTransforms,
+  winogradPlan,
+  winogradTransforms,
+} from "../src/backend/winograd.ts";
 import { tensorsWithDerivedData } from "../src/backend/kernel_registry.ts";
 
 await initBackend();
@@ -73,6 +78,30 @@ Deno.test("Winograd convolutions, fused bias+ReLU and input gradients match the 
     }
     useSimdTransforms(true);
   }
+});
+
+Deno.test("large Winograd convolutions run in passes of tiles, with the same results", () => {
+  const shape: [number, number, number, number] = [2, 40, 40, 128];
+  const tiles = 2 * 20 * 20;
+  const chunk = tilesPerChunk(128, 128, tiles);
+  assert(chunk < tiles && tiles % chunk !== 0, `${tiles} tiles in passes of ${chunk}`);
+  const x = tf.randomNormal(shape, 0, 1, "float32", 3) as tf.Tensor4D;
+  const k = tf.randomNormal([3, 3, 128, 128], 0, 0.1, "float32", 4) as tf.Tensor4D;
+  const b = tf.randomNormal([128], 0, 1, "float32", 5) as tf.Tensor1D;
+  const conv = () =>
+    tf.tidy(() =>
+      tf.fused.conv2d({ x, filter: k, bias: b, activation: "relu", strides: 1, pad: "same" })
+        .dataSync() as Float32Array
+    );
+  useSimdTransforms(false); // one pass over all tiles
+  const whole = conv();
+  useSimdTransforms(true);
+  const inPasses = conv();
+  assert(
+    relativeError(inPasses, whole) <= 1e-6,
+    `relative error ${relativeError(inPasses, whole)}`,
+  );
+  tf.dispose([x, k, b]);
 });
 
 Deno.test("the Winograd transforms run in the SIMD module on the wasm backend", () => {
