@@ -416,3 +416,19 @@ Deno.test("modelSummary: Keras' table, totals and rich HTML output", () => {
   assert(html.includes("<table") && html.includes("<td") && html.includes("dense_2 (Dense)"));
   assertEquals(bundle()["text/plain"], summary.text);
 });
+
+Deno.test("loading a model before initBackend() says to call it first", async () => {
+  const mod = new URL("../mod.ts", import.meta.url).href;
+  const script = `import { loadBookModel, loadKerasModel } from "${mod}";
+for (const load of [() => loadKerasModel("models/cats_and_dogs_small"), loadBookModel]) {
+  try { await load(); console.log("loaded"); } catch (e) { console.log(e.message); }
+}`;
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["eval", "--ext=ts", script],
+    cwd: new URL("..", import.meta.url),
+    env: { NO_COLOR: "1" },
+  }).output();
+  const lines = new TextDecoder().decode(out.stdout).trim().split("\n");
+  assertEquals(lines.length, 2, new TextDecoder().decode(out.stderr));
+  for (const line of lines) assert(line.includes("call `await initBackend()` first"), line);
+});

@@ -37,10 +37,15 @@ export async function loadBookModel(): Promise<tf.LayersModel> {
     setModelInputRange(model, [0, 1]);
     return model;
   } catch (error) {
+    const present = await Deno.stat(`${BOOK_MODEL_DIR}model.json`).then(() => true, () => false);
     throw new Error(
-      `The trained book model is missing from ${BOOK_MODEL_DIR} (run \`deno task train\`): ${
-        (error as Error).message
-      }`,
+      present
+        ? `Could not load the trained book model from ${BOOK_MODEL_DIR}: ${
+          (error as Error).message
+        }`
+        : `The trained book model is missing from ${BOOK_MODEL_DIR} (run \`deno task train\`): ${
+          (error as Error).message
+        }`,
     );
   }
 }

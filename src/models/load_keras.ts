@@ -7,6 +7,7 @@
 import type * as tf from "@tensorflow/tfjs";
 import { stat } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
+import { assertBackendReady } from "../backend/init.ts";
 import { readSource, type Source } from "../io/source.ts";
 import { isZip } from "../io/zip.ts";
 import { isHdf5 } from "./hdf5.ts";
@@ -48,6 +49,7 @@ async function isTfjsLayersSource(source: string | URL): Promise<boolean> {
  * ```
  */
 export async function loadKerasModel(source: Source): Promise<tf.LayersModel> {
+  assertBackendReady();
   if ((typeof source === "string" || source instanceof URL) && await isTfjsLayersSource(source)) {
     return await loadModel(source);
   }

@@ -8,6 +8,7 @@ import * as tf from "@tensorflow/tfjs";
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { assertBackendReady } from "../backend/init.ts";
 
 /** Options of {@linkcode saveModel}. */
 export interface SaveModelOptions {
@@ -115,6 +116,7 @@ export async function saveModel(
  * ```
  */
 export async function loadModel(source: string | URL): Promise<tf.LayersModel> {
+  assertBackendReady();
   if (source instanceof URL && source.protocol !== "file:") {
     return await tf.loadLayersModel(source.href);
   }
