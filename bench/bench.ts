@@ -8,7 +8,11 @@
  * process, one after the other, so they never compete for the cores.
  *
  * Flags: --quick (fewer repetitions), --skip-cpu, --skip-torch, --only "a|b"
- * (only the workloads whose names contain one of the parts).
+ * (only the workloads whose names contain one of the parts), --rounds N
+ * (after the first pass, runs the all-threads wasm and PyTorch processes
+ * N - 1 more times, alternating, and reports medians over the rounds: this VM's
+ * speed drifts by up to 2× within minutes, so a ratio taken from one process
+ * each can land in different states of the machine).
  *
  * @module
  */
@@ -21,6 +25,8 @@ interface Run {
 }
 
 const quick = Deno.args.includes("--quick");
+const roundsAt = Deno.args.indexOf("--rounds");
+const rounds = roundsAt >= 0 ? Math.max(1, Number(Deno.args[roundsAt + 1]) || 1) : 1;
 const onlyAt = Deno.args.indexOf("--only");
 const only = onlyAt >= 0 ? Deno.args[onlyAt + 1] : undefined;
 const threads = os.cpus().length;
@@ -94,6 +100,74 @@ if (!Deno.args.includes("--skip-torch")) {
   }
 }
 
+// Further rounds of the two columns the ratios compare, alternating.
+const ours = runs[0];
+const oursRounds: Run[] = [ours];
+const torchRounds: Run[] = torch ? [torch] : [];
+for (let round = 2; round <= rounds; round++) {
+  oursRounds.push(
+    await workloadRun(
+      `${ours.label}, round ${round}`,
+      "--backend",
+      "wasm",
+      "--threads",
+      String(threads),
+    ),
+  );
+  if (torch) {
+    torchRounds.push(
+      await run(`${torch.label}, round ${round}`, "/usr/bin/python3", [
+        `${here}torch_reference.py`,
+        String(threads),
+      ]),
+    );
+  }
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+}
+
+/** One result per workload: the median of its rounds (GF/s and rates follow the time). */
+function medianRun(label: string, all: Run[]): Run {
+  const names = [...new Set(all.flatMap((r) => r.results.map((x) => x.name)))];
+  const results = names.map((name) => {
+    const found = all.map((r) => r.results.find((x) => x.name === name)).filter((x) => x != null);
+    const ms = median(found.map((x) => x.ms));
+    const first = found[0];
+    return {
+      ...first,
+      ms,
+      ...(first.gflops ? { gflops: (first.gflops * first.ms) / ms } : {}),
+      ...(first.perSecond ? { perSecond: (first.perSecond * first.ms) / ms } : {}),
+    };
+  });
+  return { label, results };
+}
+
+if (rounds > 1) {
+  runs[0] = medianRun(`${ours.label} (median of ${rounds})`, oursRounds);
+  if (torch) {
+    torch = medianRun(`${torch.label} (median of ${rounds})`, torchRounds);
+    runs[runs.length - 1] = torch;
+  }
+}
+
+/** ours ÷ PyTorch per round (rounds ran in pairs, close in time), as "median (min–max)". */
+function ratio(name: string): string {
+  const per = oursRounds.map((r, i) => {
+    const a = r.results.find((x) => x.name === name);
+    const b = torchRounds[i]?.results.find((x) => x.name === name);
+    return a && b && Number.isFinite(a.ms) ? a.ms / b.ms : NaN;
+  }).filter(Number.isFinite);
+  if (per.length === 0) return "—";
+  const m = `${median(per).toFixed(2)}×`;
+  return per.length === 1
+    ? m
+    : `${m} (${Math.min(...per).toFixed(2)}–${Math.max(...per).toFixed(2)})`;
+}
+
 const names = [...new Set(runs.flatMap((r) => r.results.map((x) => x.name)))];
 const cell = (r: Result | undefined) => {
   if (!r) return "—";
@@ -111,11 +185,7 @@ const header = [
 ];
 const rows = names.map((name) => {
   const cells = runs.map((r) => cell(r.results.find((x) => x.name === name)));
-  if (torch) {
-    const ours = runs[0].results.find((x) => x.name === name);
-    const ref = torch.results.find((x) => x.name === name);
-    cells.push(ours && ref && Number.isFinite(ours.ms) ? `${(ours.ms / ref.ms).toFixed(2)}×` : "—");
-  }
+  if (torch) cells.push(ratio(name));
   return [name, ...cells];
 });
 const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));

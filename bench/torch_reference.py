@@ -23,8 +23,12 @@ ONLY = sys.argv[sys.argv.index("--only") + 1].split("|") if "--only" in sys.argv
 def timed(name, fn, max_runs=25, budget=6.0, items=None, unit=None, warmups=3):
     if ONLY and not any(o in name for o in ONLY):
         return
-    # Three warm-up runs, as on the TypeScript side.
-    for _ in range(1 if "--quick" in sys.argv else warmups):
+    # Three warm-up runs, and at least a second of them, as on the TypeScript side.
+    n = 1 if "--quick" in sys.argv else warmups
+    warm_start = time.perf_counter()
+    for _ in range(n):
+        fn()
+    while n == 3 and time.perf_counter() - warm_start < 1.0:
         fn()
     times = []
     start = time.perf_counter()

@@ -65,10 +65,13 @@ async function time(
   } = {},
 ): Promise<void> {
   if (only && !only.some((o) => name.includes(o))) return;
-  // Three warm-up runs let V8 finish tiering up (PyTorch's side does the same);
-  // one on the slow backends, whose runs take seconds.
+  // Three warm-up runs, and at least a second of them, let V8 tier the WASM
+  // and JS up to optimised code (PyTorch's side does the same); one on the
+  // slow backends, whose runs take seconds.
   const warmups = opts.warmup === false ? 0 : quick || slowBackend ? 1 : 3;
+  const warmupStart = performance.now();
   for (let i = 0; i < warmups; i++) await run();
+  while (warmups === 3 && performance.now() - warmupStart < 1000) await run();
   const times: number[] = [];
   const budget = quick ? 1000 : opts.budgetMs ?? 6000;
   const maxRuns = quick ? 2 : opts.maxRuns ?? 25;
