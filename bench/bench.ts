@@ -18,6 +18,7 @@
  */
 import os from "node:os";
 import type { Result } from "./workloads.ts";
+import { median } from "./stats.ts";
 
 interface Run {
   label: string;
@@ -50,17 +51,14 @@ const workloads = `${here}workloads.ts`;
 const runs: Run[] = [];
 const workloadRun = (label: string, ...args: string[]) =>
   run(label, deno, ["run", "-A", workloads, ...args]);
-runs.push(
-  await workloadRun(`wasm ${threads} threads`, "--backend", "wasm", "--threads", String(threads)),
-);
+const allThreads = ["--backend", "wasm", "--threads", String(threads)];
+const torchArgs = [`${here}torch_reference.py`, String(threads)];
+runs.push(await workloadRun(`wasm ${threads} threads`, ...allThreads));
 runs.push(await workloadRun("wasm 1 thread", "--backend", "wasm", "--threads", "1"));
 runs.push(
   await workloadRun(
     `wasm ${threads} thr., direct conv`,
-    "--backend",
-    "wasm",
-    "--threads",
-    String(threads),
+    ...allThreads,
     "--no-winograd",
     ...(only ? [] : ["--only", "conv2d forward|activations|batch 1|Grad-CAM|train step"]),
   ),
@@ -68,10 +66,7 @@ runs.push(
 runs.push(
   await workloadRun(
     `wasm ${threads} thr., stock ∂input`,
-    "--backend",
-    "wasm",
-    "--threads",
-    String(threads),
+    ...allThreads,
     "--stock-input-gradient",
     // A user's --only (appended by run) takes over from this default.
     ...(only ? [] : ["--only", "ascent step VGG16|Grad-CAM|MNIST"]),
@@ -88,10 +83,7 @@ if (!Deno.args.includes("--skip-torch")) {
   })
     .output().catch(() => undefined);
   if (probe?.success) {
-    torch = await run(`PyTorch ${threads} threads`, "/usr/bin/python3", [
-      `${here}torch_reference.py`,
-      String(threads),
-    ]);
+    torch = await run(`PyTorch ${threads} threads`, "/usr/bin/python3", torchArgs);
     runs.push(torch);
   } else {
     console.error(
@@ -105,28 +97,10 @@ const ours = runs[0];
 const oursRounds: Run[] = [ours];
 const torchRounds: Run[] = torch ? [torch] : [];
 for (let round = 2; round <= rounds; round++) {
-  oursRounds.push(
-    await workloadRun(
-      `${ours.label}, round ${round}`,
-      "--backend",
-      "wasm",
-      "--threads",
-      String(threads),
-    ),
-  );
+  oursRounds.push(await workloadRun(`${ours.label}, round ${round}`, ...allThreads));
   if (torch) {
-    torchRounds.push(
-      await run(`${torch.label}, round ${round}`, "/usr/bin/python3", [
-        `${here}torch_reference.py`,
-        String(threads),
-      ]),
-    );
+    torchRounds.push(await run(`${torch.label}, round ${round}`, "/usr/bin/python3", torchArgs));
   }
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 }
 
 /** One result per workload: the median of its rounds (GF/s and rates follow the time). */

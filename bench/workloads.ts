@@ -18,6 +18,7 @@ import {
   mnistConvnet,
   vgg16,
 } from "../mod.ts";
+import { median } from "./stats.ts";
 
 const args = Deno.args;
 const flag = (name: string) => args.includes(name);
@@ -45,11 +46,6 @@ export interface Result {
   note?: string;
 }
 const results: Result[] = [];
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-}
 
 /** Warm up three times, then time until `maxRuns` runs or `budgetMs` spent (at least one). */
 async function time(

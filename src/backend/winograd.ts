@@ -2,10 +2,10 @@
  * 3×3, stride-1 convolutions on the tfjs WASM backend by Winograd's minimal
  * filtering F(2×2, 3×3) (Lavin & Gray, 2016).
  *
- * XNNPACK's direct convolution reaches ~40 GFLOP/s on two cores here, while
- * its matrix product reaches 70–95. F(2×2, 3×3) turns a convolution into 16
- * independent products `V_k · U_k` of `[tiles, Cin] × [Cin, Cout]` with 2.25×
- * fewer multiply-adds: every 4×4 input tile is transformed (`Bᵀ d B`), the
+ * XNNPACK's matrix product does a multiply-add about as fast as its direct
+ * convolution (~40 GFLOP/s on two cores here), and F(2×2, 3×3) turns a
+ * convolution into 16 independent products `V_k · U_k` of `[tiles, Cin] ×
+ * [Cin, Cout]` with 2.25× fewer multiply-adds: every 4×4 input tile is transformed (`Bᵀ d B`), the
  * 16 products run on XNNPACK, and each 4×4 result becomes a 2×2 output tile
  * (`Aᵀ m A`) with the bias and ReLU applied on the way out. The filter's
  * transform `G g Gᵀ` is computed once per filter buffer and kept with it, so
@@ -121,29 +121,24 @@ export function transformFilter(filter: TensorInfo, backend: WasmBackendLike): T
   const g = backend.typedArrayFromHeap(filter);
   const out = Array.from({ length: 16 }, () => backend.makeOutput([1, inC, outC], "float32"));
   const u = out.map((info) => backend.typedArrayFromHeap(info));
+  const [u0, u1, u2, u3, u4, u5, u6, u7] = u.slice(0, 8);
+  const [u8, u9, u10, u11, u12, u13, u14, u15] = u.slice(8);
   const plane = inC * outC;
   for (let i = 0; i < plane; i++) {
     const g00 = g[i], g01 = g[plane + i], g02 = g[2 * plane + i];
     const g10 = g[3 * plane + i], g11 = g[4 * plane + i], g12 = g[5 * plane + i];
     const g20 = g[6 * plane + i], g21 = g[7 * plane + i], g22 = g[8 * plane + i];
-    // Rows of G g: [g0, (g0+g1+g2)/2, (g0-g1+g2)/2, g2] per column.
-    const r00 = g00, r01 = g01, r02 = g02;
-    const r10 = 0.5 * (g00 + g10 + g20),
-      r11 = 0.5 * (g01 + g11 + g21),
-      r12 = 0.5 * (g02 + g12 + g22);
-    const r20 = 0.5 * (g00 - g10 + g20),
-      r21 = 0.5 * (g01 - g11 + g21),
-      r22 = 0.5 * (g02 - g12 + g22);
-    const r30 = g20, r31 = g21, r32 = g22;
+    // G g: rows [g0, (g0 + g1 + g2) / 2, (g0 - g1 + g2) / 2, g2].
+    const r10 = 0.5 * (g00 + g10 + g20), r11 = 0.5 * (g01 + g11 + g21);
+    const r12 = 0.5 * (g02 + g12 + g22);
+    const r20 = 0.5 * (g00 - g10 + g20), r21 = 0.5 * (g01 - g11 + g21);
+    const r22 = 0.5 * (g02 - g12 + g22);
     // (G g) Gᵀ: the same combination along each row.
-    const rows = [[r00, r01, r02], [r10, r11, r12], [r20, r21, r22], [r30, r31, r32]];
-    for (let a = 0; a < 4; a++) {
-      const [p, q, r] = rows[a];
-      u[4 * a][i] = p;
-      u[4 * a + 1][i] = 0.5 * (p + q + r);
-      u[4 * a + 2][i] = 0.5 * (p - q + r);
-      u[4 * a + 3][i] = r;
-    }
+    u0[i] = g00, u1[i] = 0.5 * (g00 + g01 + g02), u2[i] = 0.5 * (g00 - g01 + g02), u3[i] = g02;
+    u4[i] = r10, u5[i] = 0.5 * (r10 + r11 + r12), u6[i] = 0.5 * (r10 - r11 + r12), u7[i] = r12;
+    u8[i] = r20, u9[i] = 0.5 * (r20 + r21 + r22), u10[i] = 0.5 * (r20 - r21 + r22), u11[i] = r22;
+    u12[i] = g20, u13[i] = 0.5 * (g20 + g21 + g22), u14[i] = 0.5 * (g20 - g21 + g22);
+    u15[i] = g22;
   }
   return out;
 }
