@@ -84,12 +84,24 @@ await add(
   "1. Intermediate activations",
 );
 const [first] = getActivations(model, input, ["conv2d_1"]);
+const silentChannels = tf.tidy(() =>
+  [...tf.max(first.activation, [0, 1, 2]).dataSync()].filter((m) => m <= 0).length
+);
 for (const channel of [3, 30]) {
   const map = tf.slice(first.activation, [0, 0, 0, channel], [1, -1, -1, 1]);
+  // A filter that ReLU silences on this picture draws one flat colour: say so.
+  const silent = tf.tidy(() => tf.max(map).dataSync()[0]) <= 0;
   await add(
     `conv2d_1_channel_${channel}`,
-    matshow(map, { title: `conv2d_1, channel ${channel}`, colorbar: true }),
-    `One channel of the first layer (the book looks at channels 3 and 30): one filter's response over the picture.`,
+    matshow(map, {
+      title: `conv2d_1, channel ${channel}${silent ? " (zero everywhere)" : ""}`,
+      colorbar: true,
+    }),
+    `One channel of the first layer (the book looks at channels 3 and 30): one filter's response over the picture.` +
+      (silent
+        ? ` This filter never fires on this picture: its ReLU output is 0 at every pixel ` +
+          `(${silentChannels} of the layer's ${first.activation.shape[3]} filters are silent here).`
+        : ""),
   );
   map.dispose();
 }
