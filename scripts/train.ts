@@ -33,7 +33,7 @@ const value = (name: string, fallback: string) => {
 };
 const root = new URL("../", import.meta.url).pathname;
 const data = value("--data", `${root}../shared/data/cats_and_dogs_small`);
-const epochs = Number(value("--epochs", "45"));
+const epochs = Number(value("--epochs", "130"));
 const checkpointDir = value("--checkpoint", `${root}.cache/train`);
 const outDir = value("--out", `${root}models/cats_and_dogs_small`);
 const seed = Number(value("--seed", "2"));
@@ -62,7 +62,10 @@ const model = bookConvnet({ seed });
 // The faster recipe: Adam with a step-down schedule on the same architecture.
 // (Adam at 1e-3 was tried first: by epoch 8 it had killed most conv2d_1/2
 // filters — flat tiles in the activation grids — and learned slowly.)
-const schedule = (epoch: number) => epoch < 20 ? 5e-4 : epoch < 35 ? 2e-4 : 1e-4;
+// Past epoch 45 (80.1 %), validation accuracy still rose slowly at 1e-4; the
+// longer tail at 1e-4 and then 5e-5 is what took it to the book's range.
+const schedule = (epoch: number) =>
+  epoch < 20 ? 5e-4 : epoch < 35 ? 2e-4 : epoch < 70 ? 1e-4 : 5e-5;
 model.compile({
   optimizer: bookRecipe ? tf.train.rmsprop(1e-4) : tf.train.adam(schedule(0)),
   loss: "binaryCrossentropy",
@@ -91,7 +94,7 @@ const history: History = await fit(model, train, {
             architecture: "Deep Learning with Python 5.2, model 2 (dropout 0.5, augmentation)",
             recipe: bookRecipe
               ? "RMSprop 1e-4, batch 32"
-              : "Adam, learning rate 5e-4 (epochs 1-20), 2e-4 (21-35), 1e-4 (36+), batch 32",
+              : "Adam, learning rate 5e-4 (epochs 1-20), 2e-4 (21-35), 1e-4 (36-70), 5e-5 (71+), batch 32",
             augmentation:
               "rotation 40, shifts 0.2, shear 0.2, zoom 0.2, horizontal flip, fill nearest",
             seed,

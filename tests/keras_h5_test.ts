@@ -160,7 +160,8 @@ Deno.test("Keras 2 Functional .h5 (Add merge, nested Sequential, legacy node lis
           class_name: "Add",
           name: "add_1",
           config: { name: "add_1" },
-          inbound_nodes: [[["conv2d_1", 0, 0, {}], ["sequential_1", 0, 0, {}]]],
+          // Keras 2 counts a nested model's built-in first node: its first call is node 1.
+          inbound_nodes: [[["conv2d_1", 0, 0, {}], ["sequential_1", 1, 0, {}]]],
         },
         {
           class_name: "Flatten",

@@ -8,11 +8,10 @@
  * @module
  */
 
-/** A problem convscope found in a model file (as opposed to one the OS or HDF5 reported). */
-export class KerasFileError extends Error {
-  /** Always `"KerasFileError"`. */
-  override name = "KerasFileError";
-}
+import { type NodeDialect, wireFunctional } from "./_keras_graph.ts";
+import { KerasFileError } from "./keras_file_error.ts";
+
+export { KerasFileError } from "./keras_file_error.ts";
 
 /** Layer classes convscope loads from Keras files. */
 export const SUPPORTED_KERAS_LAYERS: readonly string[] = [
@@ -34,6 +33,7 @@ export const SUPPORTED_KERAS_LAYERS: readonly string[] = [
   "LeakyReLU",
   "BatchNormalization",
   "Rescaling",
+  "Resizing",
   "ZeroPadding2D",
   "Cropping2D",
   "Add",
@@ -59,6 +59,50 @@ export const AUGMENTATION_LAYERS: readonly string[] = [
 ];
 
 const MODEL_CLASSES = new Set(["Sequential", "Model", "Functional"]);
+/** Deeper nesting than any real model has (models in models, lists in call arguments). */
+const MAX_NESTING = 64;
+
+/** Regularizer classes tfjs knows under another name; all become its `L1L2`. */
+const REGULARIZER_L1L2: Record<string, (c: Record<string, unknown>) => Record<string, number>> = {
+  L1L2: (c) => ({ l1: Number(c.l1 ?? 0), l2: Number(c.l2 ?? 0) }),
+  L1: (c) => ({ l1: Number(c.l1 ?? 0.01), l2: 0 }),
+  L2: (c) => ({ l1: 0, l2: Number(c.l2 ?? 0.01) }),
+};
+const RESIZING_INTERPOLATIONS = ["bilinear", "nearest"];
+const CONSTRAINTS = new Set(["MaxNorm", "MinMaxNorm", "NonNeg", "UnitNorm"]);
+
+/**
+ * Regularizers and constraints change training, never a prediction. Keras 3
+ * writes `L2` and `L1` where tfjs knows only `L1L2`; those are renamed, and
+ * anything tfjs cannot rebuild is dropped with a note.
+ */
+function translateTrainingOnly(
+  settings: Record<string, unknown>,
+  name: string,
+  notes: string[],
+): void {
+  for (const key of Object.keys(settings)) {
+    const value = settings[key] as { class_name?: unknown; config?: unknown } | null;
+    if (value == null || !(key.endsWith("_regularizer") || key.endsWith("_constraint"))) continue;
+    const cls = typeof value === "object" ? String(value.class_name) : String(value);
+    const config = (typeof value === "object" && value.config && typeof value.config === "object"
+      ? value.config
+      : {}) as Record<string, unknown>;
+    if (key.endsWith("_regularizer") && cls in REGULARIZER_L1L2) {
+      settings[key] = { class_name: "L1L2", config: REGULARIZER_L1L2[cls](config) };
+    } else if (key.endsWith("_constraint") && CONSTRAINTS.has(cls)) {
+      settings[key] = { class_name: cls, config };
+    } else {
+      notes.push(`"${name}": ${key} ${cls} dropped (it only matters in training)`);
+      settings[key] = null;
+    }
+  }
+}
+
+/** A batch shape with a free batch size: a file may fix it (Keras 3 keeps `batch_size=32`). */
+function freeBatch(shape: unknown): unknown {
+  return Array.isArray(shape) && shape.length > 0 ? [null, ...shape.slice(1)] : shape;
+}
 
 /** One entry of a Keras `layers` list, Keras 2 or Keras 3 style. */
 export interface KerasLayerConfig {
@@ -124,13 +168,18 @@ function refuse(label: string, layer: KerasLayerConfig, why: string): never {
 }
 
 /** Keras 3 serializes a node's inputs as KerasTensor objects; Keras 2 as `[name, node, tensor, {}]`. */
-function legacyInboundNodes(nodes: unknown[], label: string, layer: KerasLayerConfig): unknown[] {
+function legacyInboundNodes(nodes: unknown, label: string, layer: KerasLayerConfig): unknown[] {
+  if (!Array.isArray(nodes)) refuse(label, layer, "has inbound_nodes that are not a list");
   return nodes.map((node) => {
     if (Array.isArray(node)) return node; // Keras 2 already.
+    if (!node || typeof node !== "object") {
+      refuse(label, layer, `has an inbound node that is neither a list nor an object`);
+    }
     const args = (node as { args?: unknown[] }).args ?? [];
     const tensors: unknown[] = [];
-    const collect = (value: unknown): void => {
-      if (Array.isArray(value)) value.forEach(collect);
+    const collect = (value: unknown, depth = 0): void => {
+      if (depth > MAX_NESTING) refuse(label, layer, "has call arguments nested too deeply");
+      if (Array.isArray(value)) value.forEach((v) => collect(v, depth + 1));
       else if (
         value && typeof value === "object" &&
         (value as { class_name?: string }).class_name === "__keras_tensor__"
@@ -149,17 +198,33 @@ function legacyInboundNodes(nodes: unknown[], label: string, layer: KerasLayerCo
   });
 }
 
-function tensorRefs(refs: unknown): unknown {
-  // A single [name, node, tensor] reference is also accepted where a list is expected.
-  return Array.isArray(refs) && typeof refs[0] === "string" ? [refs] : refs;
+/** Keras 3 writes a call's inputs as objects; Keras 2 (also in 2.13–2.15 `.keras` zips) as lists. */
+function nodeDialect(layers: KerasLayerConfig[]): NodeDialect {
+  const keras3 = layers.some((l) =>
+    Array.isArray(l.inbound_nodes) && l.inbound_nodes.some((n) => !Array.isArray(n))
+  );
+  return keras3 ? "keras3" : "keras2";
 }
 
 function translateLayer(
   layer: KerasLayerConfig,
   label: string,
   notes: string[],
-  nested = true,
+  depth = 0,
 ): KerasLayerConfig {
+  if (
+    !layer || typeof layer !== "object" || typeof layer.class_name !== "string" ||
+    !layer.config || typeof layer.config !== "object" || Array.isArray(layer.config)
+  ) {
+    throw new KerasFileError(
+      `${label}: a layer entry is not {class_name, config}: ${JSON.stringify(layer)?.slice(0, 120)}`,
+    );
+  }
+  if (depth > MAX_NESTING) {
+    throw new KerasFileError(
+      `${label}: models nested more than ${MAX_NESTING} deep at "${layerConfigName(layer)}"`,
+    );
+  }
   const cls = layer.class_name;
   if (cls === "Lambda") {
     refuse(
@@ -168,10 +233,17 @@ function translateLayer(
       "is a Lambda layer, which carries Python code; model files are data and convscope never runs code from them. Rebuild that part of the model in TypeScript.",
     );
   }
-  const { module: _module, registered_name: _registered, ...rest } = layer;
+  // build_config is Keras 3's record of a built shape, read below where it matters.
+  const { module: _m, registered_name: _r, build_config: _b, ...rest } = layer as
+    & KerasLayerConfig
+    & { build_config?: unknown };
   const settings: Record<string, unknown> = { ...layer.config };
   const dtype = dtypeName(settings.dtype);
   if (dtype) settings.dtype = dtype;
+  translateTrainingOnly(settings, layerConfigName(layer), notes);
+  if (settings.batch_input_shape != null) {
+    settings.batch_input_shape = freeBatch(settings.batch_input_shape);
+  }
 
   if (AUGMENTATION_LAYERS.includes(cls)) {
     notes.push(`"${layerConfigName(layer)}" (${cls}) is the identity at inference`);
@@ -204,7 +276,7 @@ function translateLayer(
   switch (cls) {
     case "InputLayer":
       if (settings.batch_shape && !settings.batch_input_shape) {
-        settings.batch_input_shape = settings.batch_shape;
+        settings.batch_input_shape = freeBatch(settings.batch_shape);
       }
       delete settings.batch_shape;
       delete settings.optional;
@@ -234,9 +306,26 @@ function translateLayer(
     case "GlobalMaxPooling2D":
       if (settings.keepdims) refuse(label, layer, "keeps dims, which tfjs's layer cannot");
       break;
+    case "Resizing": {
+      const interpolation = String(settings.interpolation ?? "bilinear");
+      if (!RESIZING_INTERPOLATIONS.includes(interpolation)) {
+        refuse(
+          label,
+          layer,
+          `resizes with "${interpolation}" interpolation; convscope implements ${
+            RESIZING_INTERPOLATIONS.join(" and ")
+          }`,
+        );
+      }
+      if (settings.antialias) refuse(label, layer, "resizes with antialias, which convscope lacks");
+      if ((settings.data_format ?? "channels_last") !== "channels_last") {
+        refuse(label, layer, "works on channels_first images");
+      }
+      break;
+    }
   }
   if (isModelConfig(layer)) {
-    Object.assign(settings, translateModelSettings(layer, label, notes, nested));
+    Object.assign(settings, translateModelSettings(layer, label, notes, depth));
   }
   const out: KerasLayerConfig = { ...rest, config: settings as KerasLayerConfig["config"] };
   if (layer.inbound_nodes) {
@@ -245,52 +334,51 @@ function translateLayer(
   return out;
 }
 
-/**
- * A nested model's node 0 is its own input→output node, which Keras leaves
- * out of configs and skips when it loads them (`_should_skip_first_node`);
- * tfjs does not skip it, so references to nested models move one node on.
- */
-function shiftNestedNodes(refs: unknown, layers: KerasLayerConfig[]): unknown {
-  const nested = new Set(layers.filter(isModelConfig).map(layerConfigName));
-  if (!Array.isArray(refs)) return refs;
-  return refs.map((ref) =>
-    Array.isArray(ref) && typeof ref[0] === "string" && nested.has(ref[0])
-      ? [ref[0], Number(ref[1]) + 1, ...ref.slice(2)]
-      : ref
-  );
-}
-
 function translateModelSettings(
   model: KerasLayerConfig,
   label: string,
   notes: string[],
-  nested: boolean,
+  depth: number,
 ): KerasModelSettings {
   const settings = model.config;
-  const layers = (settings.layers ?? []).map((l) => translateLayer(l, label, notes));
+  const nested = depth > 0;
+  if (!Array.isArray(settings.layers ?? [])) {
+    throw new KerasFileError(`${label}: model "${layerConfigName(model)}" has layers that are not a list`);
+  }
+  const layers = (settings.layers ?? []).map((l) => translateLayer(l, label, notes, depth + 1));
   if (layers.length === 0) {
     throw new KerasFileError(`${label}: model "${layerConfigName(model)}" has no layers`);
   }
   const out: KerasModelSettings = { ...settings, layers };
   if (model.class_name === "Sequential") {
-    let shape = settings.build_input_shape;
+    // Keras 3 records the shape a Sequential without an InputLayer was built for.
+    const built = (model as { build_config?: { input_shape?: unknown } }).build_config?.input_shape;
+    let shape = freeBatch(settings.build_input_shape ?? built) as number[] | null | undefined;
     // tfjs cannot wire a nested Sequential that starts with its own InputLayer
     // (Keras 2.4+ and 3 write one): its shape moves to the first real layer.
     if (nested && layers[0].class_name === "InputLayer" && layers.length > 1) {
       shape = layers.shift()!.config.batch_input_shape as number[] | undefined;
     }
     const first = layers[0];
+    // Keras reads an input shape on the first layer only; later ones (a user's
+    // input_shape on a middle layer) would only make tfjs warn.
+    for (const later of layers.slice(1)) delete later.config.batch_input_shape;
     if (first.class_name !== "InputLayer" && shape && !first.config.batch_input_shape) {
       first.config = { ...first.config, batch_input_shape: shape };
     }
   } else {
-    out.input_layers = tensorRefs(settings.input_layers);
-    out.output_layers = shiftNestedNodes(tensorRefs(settings.output_layers), layers);
-    for (const layer of layers) {
-      if (layer.inbound_nodes) {
-        layer.inbound_nodes = layer.inbound_nodes.map((node) => shiftNestedNodes(node, layers));
-      }
-    }
+    const { inputs, outputs } = wireFunctional(
+      {
+        name: layerConfigName(model),
+        layers,
+        inputs: settings.input_layers,
+        outputs: settings.output_layers,
+      },
+      nodeDialect(settings.layers ?? []),
+      label,
+    );
+    out.input_layers = inputs;
+    out.output_layers = outputs;
   }
   return out;
 }
@@ -332,6 +420,6 @@ export function translateKerasConfig(config: unknown, label: string): Translated
     );
   }
   const notes: string[] = [];
-  const topology = translateLayer(root, label, notes, false);
+  const topology = translateLayer(root, label, notes, 0);
   return { topology, notes };
 }

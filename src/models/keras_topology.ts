@@ -1,11 +1,34 @@
 /**
  * Building a TensorFlow.js model from a translated Keras topology, with
- * errors that name the file.
+ * errors that name the file and nothing left behind when it fails.
  *
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
 import { KerasFileError, type KerasLayerConfig } from "./keras_config.ts";
+import "./_resizing_layer.ts";
+
+/**
+ * tfjs counts each call of a nested model as a reference, so disposing the
+ * outer model leaves a nested model built from a file (and its weights)
+ * alive. A model built here owns its nested models: one reference each.
+ */
+function adoptNestedModels(model: tf.LayersModel): void {
+  for (const layer of model.layers) {
+    if (layer instanceof tf.LayersModel) {
+      (layer as unknown as { _refCount: number })._refCount = 1;
+      adoptNestedModels(layer);
+    }
+  }
+}
+
+/** Variables created since `before` was taken: what a failed build leaves behind. */
+function disposeVariablesSince(before: Set<string>): void {
+  const registered = tf.engine().state.registeredVariables;
+  for (const name of Object.keys(registered)) {
+    if (!before.has(name)) registered[name].dispose();
+  }
+}
 
 /** Builds the layers of a translated topology (weights are set afterwards). */
 export async function buildTopology(
@@ -13,15 +36,20 @@ export async function buildTopology(
   kerasVersion: string,
   label: string,
 ): Promise<tf.LayersModel> {
+  const before = new Set(Object.keys(tf.engine().state.registeredVariables));
   try {
-    return await tf.models.modelFromJSON(
+    const model = await tf.models.modelFromJSON(
       {
         modelTopology: { ...topology, keras_version: kerasVersion, backend: "tensorflow" },
       } as unknown as Parameters<typeof tf.models.modelFromJSON>[0],
     ) as unknown as tf.LayersModel;
+    adoptNestedModels(model);
+    return model;
   } catch (error) {
+    disposeVariablesSince(before);
     throw new KerasFileError(
       `${label}: the model config does not build (${(error as Error).message})`,
+      { cause: error },
     );
   }
 }
