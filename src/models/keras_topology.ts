@@ -14,9 +14,15 @@ import "./_resizing_layer.ts";
  * alive. A model built here owns its nested models: one reference each.
  */
 function adoptNestedModels(model: tf.LayersModel): void {
+  // A parent's dispose() calls dispose() once per entry of `layers`, and once
+  // more per entry of `internalContainerRefs` (a Functional parent lists its
+  // nested models there; a Sequential parent does not).
+  const internal = (model as unknown as { internalContainerRefs?: unknown[] })
+    .internalContainerRefs ?? [];
   for (const layer of model.layers) {
     if (layer instanceof tf.LayersModel) {
-      (layer as unknown as { _refCount: number })._refCount = 1;
+      (layer as unknown as { _refCount: number })._refCount = 1 +
+        internal.filter((c) => c === layer).length;
       adoptNestedModels(layer);
     }
   }
