@@ -46,7 +46,10 @@ function input(dir: string, file: string, shape: number[]): tf.Tensor {
   for (const path of [`${dir}reference/${file}.input.f32`, `${dir}${file}.input.f32`]) {
     try {
       const bytes = Deno.readFileSync(path);
-      return tf.tensor(new Float32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4), shape);
+      return tf.tensor(
+        new Float32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4),
+        shape,
+      );
     } catch { /* try the next place */ }
   }
   throw new Error(`no reference input for ${file}`);
@@ -107,7 +110,9 @@ async function checkFolder(dir: string, files: string[]): Promise<void> {
   }
   console.log(
     `  ${loaded} of ${files.length} load and match; tensors ${before} → ${tf.memory().numTensors}, ` +
-      `WASM heap ${(heapBefore / 2 ** 20).toFixed(0)} → ${(wasmHeapBytes() / 2 ** 20).toFixed(0)} MiB`,
+      `WASM heap ${(heapBefore / 2 ** 20).toFixed(0)} → ${
+        (wasmHeapBytes() / 2 ** 20).toFixed(0)
+      } MiB`,
   );
   assert(tf.memory().numTensors === before, "loading real files left tensors behind");
 }
@@ -120,7 +125,8 @@ Deno.test("real Keras files shipped in tests/fixtures/real load and match the re
 
 const sharedFiles = modelFiles(shared);
 Deno.test({
-  name: "every real Keras file in ../shared/data/models/real loads and matches, or is refused by name",
+  name:
+    "every real Keras file in ../shared/data/models/real loads and matches, or is refused by name",
   ignore: sharedFiles.length === 0,
   fn: async () => {
     await checkFolder(shared, sharedFiles);

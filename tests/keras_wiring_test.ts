@@ -164,7 +164,13 @@ Deno.test("a shared layer called twice: each reference reaches the call Keras me
     );
   const first = twice(x);
   const a = ref.map(
-    ref.conv2d(first, w("layers/conv2d_1/vars/0"), [3, 3, 2, 2], w("layers/conv2d_1/vars/1"), "same"),
+    ref.conv2d(
+      first,
+      w("layers/conv2d_1/vars/0"),
+      [3, 3, 2, 2],
+      w("layers/conv2d_1/vars/1"),
+      "same",
+    ),
     ref.relu,
   );
   const expected = ref.add(first, twice(a));
@@ -188,8 +194,15 @@ Deno.test("Keras 3 nested Functional: histories count calls from 0, output_layer
       name: "inner",
       trainable: true,
       layers: [
-        { ...k3Layer("InputLayer", "inner_in", { batch_shape: [null, 6, 6, 1] }), name: "inner_in", inbound_nodes: [] },
-        k3Layer("Conv2D", "inner_conv", { ...conv(2), padding: "same" }, [["inner_in", "[null,6,6,1]"]]),
+        {
+          ...k3Layer("InputLayer", "inner_in", { batch_shape: [null, 6, 6, 1] }),
+          name: "inner_in",
+          inbound_nodes: [],
+        },
+        k3Layer("Conv2D", "inner_conv", { ...conv(2), padding: "same" }, [[
+          "inner_in",
+          "[null,6,6,1]",
+        ]]),
       ],
       input_layers: [["inner_in", 0, 0]],
       output_layers: [["inner_conv", 0, 0]],
@@ -205,7 +218,11 @@ Deno.test("Keras 3 nested Functional: histories count calls from 0, output_layer
       name: "outer",
       trainable: true,
       layers: [
-        { ...k3Layer("InputLayer", "outer_in", { batch_shape: [null, 6, 6, 1] }), name: "outer_in", inbound_nodes: [] },
+        {
+          ...k3Layer("InputLayer", "outer_in", { batch_shape: [null, 6, 6, 1] }),
+          name: "outer_in",
+          inbound_nodes: [],
+        },
         inner,
       ],
       input_layers: [["outer_in", 0, 0]],
@@ -243,9 +260,13 @@ Deno.test("broken wiring ends in a named error well under a second, leaving noth
     ["dangling layer", (c) => {
       c.config.layers[2].inbound_nodes = [[["nowhere", 0, 0, {}]]];
     }, /"rescaling" call 0 refers to layer "nowhere", which model "model" does not have/],
-    ["node past the calls", (c) => {
-      c.config.layers[2].inbound_nodes = [[["sequential", 5, 0, {}]]];
-    }, /refers to node 5 of "sequential" \(Sequential\), which is called 1 time\(s\).*nodes are 1…1/],
+    [
+      "node past the calls",
+      (c) => {
+        c.config.layers[2].inbound_nodes = [[["sequential", 5, 0, {}]]];
+      },
+      /refers to node 5 of "sequential" \(Sequential\), which is called 1 time\(s\).*nodes are 1…1/,
+    ],
     ["the pre-fix index (node 2)", (c) => {
       c.config.layers[2].inbound_nodes = [[["sequential", 2, 0, {}]]];
     }, /node 2 of "sequential"/],

@@ -8,6 +8,13 @@ import { createCanvas, loadImage as skiaLoadImage } from "@napi-rs/canvas";
 import { Buffer } from "node:buffer";
 import { readSource, type Source } from "../io/source.ts";
 import { type FloatImage, type Interpolation, resizeImage } from "./resize.ts";
+import { declaredImageSize } from "./_image_size.ts";
+
+/**
+ * Pixels an image may declare before it is decoded: 2²⁵ (33.5 megapixels,
+ * about 540 MB while decoding). Raise it with `maxPixels` for larger photos.
+ */
+export const DEFAULT_MAX_PIXELS = 2 ** 25;
 
 /** Options of {@linkcode loadImage}. */
 export interface LoadImageOptions {
@@ -18,6 +25,8 @@ export interface LoadImageOptions {
    * (Keras `load_img`'s own default, for pixel-identical reproductions).
    */
   interpolation?: Interpolation;
+  /** Largest width × height accepted, checked in the header before decoding. Default {@linkcode DEFAULT_MAX_PIXELS}. */
+  maxPixels?: number;
 }
 
 /** The image formats recognised by their first bytes. */
@@ -53,6 +62,7 @@ export function sniffImageFormat(
 export async function decodeImage(
   bytes: Uint8Array,
   label = `<${bytes.length} bytes>`,
+  { maxPixels = DEFAULT_MAX_PIXELS }: { maxPixels?: number } = {},
 ): Promise<FloatImage> {
   const format = sniffImageFormat(bytes);
   if (format === undefined) {
@@ -60,6 +70,16 @@ export async function decodeImage(
   }
   if (format === "gif" || format === "bmp") {
     throw new Error(`${label}: ${format.toUpperCase()} is not supported; use PNG, JPEG or WebP`);
+  }
+  const size = declaredImageSize(bytes, format);
+  if (!size) {
+    throw new Error(`${label}: corrupt or truncated ${format.toUpperCase()} (unreadable header)`);
+  }
+  if (size.width * size.height > maxPixels) {
+    throw new Error(
+      `${label}: the ${format.toUpperCase()} declares ${size.width}×${size.height} pixels, more than ` +
+        `the ${maxPixels} allowed (pass maxPixels to load larger images)`,
+    );
   }
   let image: Awaited<ReturnType<typeof skiaLoadImage>>;
   try {
@@ -102,7 +122,7 @@ export async function loadImage(
   options: LoadImageOptions = {},
 ): Promise<tf.Tensor3D> {
   const { bytes, label } = await readSource(source);
-  let image = await decodeImage(bytes, label);
+  let image = await decodeImage(bytes, label, { maxPixels: options.maxPixels });
   if (options.targetSize) {
     image = resizeImage(image, options.targetSize, options.interpolation ?? "bilinear");
   }

@@ -13,6 +13,8 @@ export interface ZipLimits {
   maxTotalBytes?: number;
   /** Only these entries are inflated (others are listed but not read). Default: all. */
   only?: (name: string) => boolean;
+  /** Largest uncompressed size of one entry, by name; checked before it is inflated. */
+  maxEntryBytes?: (name: string) => number | undefined;
 }
 
 /** The entries of a zip archive: name → content, plus every name in the archive. */
@@ -53,6 +55,12 @@ export function readZip(bytes: Uint8Array, label: string, limits: ZipLimits = {}
       filter(file) {
         names.push(file.name);
         if (limits.only && !limits.only(file.name)) return false;
+        const most = limits.maxEntryBytes?.(file.name);
+        if (most !== undefined && file.originalSize > most) {
+          throw new RangeError(
+            `"${file.name}" declares ${file.originalSize} uncompressed bytes, more than ${most}`,
+          );
+        }
         total += file.originalSize;
         if (total > maxTotal) {
           throw new RangeError(
@@ -63,7 +71,12 @@ export function readZip(bytes: Uint8Array, label: string, limits: ZipLimits = {}
       },
     });
   } catch (error) {
-    throw new Error(`${label}: corrupt or truncated zip archive (${(error as Error).message})`);
+    if (error instanceof RangeError && /declares/.test(error.message)) {
+      throw new Error(`${label}: zip entries too large: ${error.message}`, { cause: error });
+    }
+    throw new Error(`${label}: corrupt or truncated zip archive (${(error as Error).message})`, {
+      cause: error,
+    });
   }
   return { files: new Map(Object.entries(files)), names };
 }

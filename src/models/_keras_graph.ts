@@ -136,13 +136,17 @@ export function wireFunctional(
     }
     if (ref[2] < 0 || ref[2] >= target.outputs) {
       throw new KerasFileError(
-        `${label}: ${context} refers to output ${ref[2]} of "${ref[0]}", which has ${target.outputs}`,
+        `${label}: ${context} refers to output ${ref[2]} of "${
+          ref[0]
+        }", which has ${target.outputs}`,
       );
     }
     if (target.className === "InputLayer") {
       if (ref[1] !== 0) {
         throw new KerasFileError(
-          `${label}: ${context} refers to node ${ref[1]} of input layer "${ref[0]}", which has only node 0`,
+          `${label}: ${context} refers to node ${ref[1]} of input layer "${
+            ref[0]
+          }", which has only node 0`,
         );
       }
       return -1;
@@ -229,7 +233,9 @@ export function wireFunctional(
     if (!Array.isArray(list) || list.length === 0) {
       throw new KerasFileError(`${label}: ${where} has no ${what}`);
     }
-    return list.map((ref, i) => renumber(readRef(ref, `${where} ${what}[${i}]`, label), `${where} ${what}[${i}]`, true));
+    return list.map((ref, i) =>
+      renumber(readRef(ref, `${where} ${what}[${i}]`, label), `${where} ${what}[${i}]`, true)
+    );
   };
   const inputs = endpoints(model.inputs, "input_layers");
   for (const ref of inputs) {

@@ -9,7 +9,8 @@ import h5wasm from "h5wasm/node";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { KerasFileError } from "./keras_config.ts";
+import { MAX_MODEL_WEIGHT_VALUES } from "./_budget.ts";
+import { KerasFileError } from "./keras_file_error.ts";
 
 const HDF5_SIGNATURE = [0x89, 0x48, 0x44, 0x46, 0x0d, 0x0a, 0x1a, 0x0a];
 /** 2²⁸ float32 values (1 GiB); VGG16's largest weight, fc1, has 1.0e8. */
@@ -72,14 +73,23 @@ export async function withHdf5<T>(
     } catch (error) {
       throw new KerasFileError(
         `${label}: corrupt or truncated HDF5 file (${(error as Error).message})`,
+        { cause: error },
       );
     }
     try {
       return await use(file);
     } catch (error) {
       if (error instanceof KerasFileError) throw error;
+      // HDF5 reports damage as plain Errors; a TypeError or RangeError is more
+      // likely a structure convscope did not expect: say so, keep the cause.
+      const damage = (error as Error)?.constructor === Error;
       throw new KerasFileError(
-        `${label}: corrupt or truncated HDF5 file (${(error as Error).message})`,
+        damage
+          ? `${label}: corrupt or truncated HDF5 file (${(error as Error).message})`
+          : `${label}: reading the HDF5 file failed (${(error as Error)?.name}: ${
+            (error as Error)?.message
+          })`,
+        { cause: error },
       );
     }
   } finally {
@@ -109,10 +119,13 @@ export function attrList(node: H5Node, name: string): string[] {
     .filter((v) => v.length > 0);
 }
 
+/** Weight values read from each open file so far, against the model budget. */
+const declaredValues = new WeakMap<H5File, number>();
+
 /** A numeric dataset as a float32 tensor, or a {@linkcode KerasFileError} naming the path. */
 export function datasetTensor(file: H5File, path: string, label: string): tf.Tensor {
   const dataset = file.get(path);
-  if (!dataset || dataset.shape == null) {
+  if (!dataset || !Array.isArray(dataset.shape)) {
     throw new KerasFileError(`${label}: weight "${path}" is missing`);
   }
   const shape = dataset.shape;
@@ -121,6 +134,13 @@ export function datasetTensor(file: H5File, path: string, label: string): tf.Ten
   if (count > MAX_WEIGHT_VALUES) {
     throw new KerasFileError(
       `${label}: weight "${path}" declares shape [${shape}] (${count} values), more than a layer here can hold`,
+    );
+  }
+  const declared = (declaredValues.get(file) ?? 0) + count;
+  declaredValues.set(file, declared);
+  if (declared > MAX_MODEL_WEIGHT_VALUES) {
+    throw new KerasFileError(
+      `${label}: the weights declare more than ${MAX_MODEL_WEIGHT_VALUES} values (2 GiB) by "${path}"`,
     );
   }
   const values = dataset.value;

@@ -217,7 +217,9 @@ function translateLayer(
     !layer.config || typeof layer.config !== "object" || Array.isArray(layer.config)
   ) {
     throw new KerasFileError(
-      `${label}: a layer entry is not {class_name, config}: ${JSON.stringify(layer)?.slice(0, 120)}`,
+      `${label}: a layer entry is not {class_name, config}: ${
+        JSON.stringify(layer)?.slice(0, 120)
+      }`,
     );
   }
   if (depth > MAX_NESTING) {
@@ -343,7 +345,9 @@ function translateModelSettings(
   const settings = model.config;
   const nested = depth > 0;
   if (!Array.isArray(settings.layers ?? [])) {
-    throw new KerasFileError(`${label}: model "${layerConfigName(model)}" has layers that are not a list`);
+    throw new KerasFileError(
+      `${label}: model "${layerConfigName(model)}" has layers that are not a list`,
+    );
   }
   const layers = (settings.layers ?? []).map((l) => translateLayer(l, label, notes, depth + 1));
   if (layers.length === 0) {

@@ -7,6 +7,7 @@
 import * as tf from "@tensorflow/tfjs";
 import { KerasFileError, type KerasLayerConfig } from "./keras_config.ts";
 import "./_resizing_layer.ts";
+import { checkActivationBudget, withWeightBudget } from "./_budget.ts";
 
 /**
  * tfjs counts each call of a nested model as a reference, so disposing the
@@ -44,15 +45,23 @@ export async function buildTopology(
 ): Promise<tf.LayersModel> {
   const before = new Set(Object.keys(tf.engine().state.registeredVariables));
   try {
-    const model = await tf.models.modelFromJSON(
-      {
-        modelTopology: { ...topology, keras_version: kerasVersion, backend: "tensorflow" },
-      } as unknown as Parameters<typeof tf.models.modelFromJSON>[0],
-    ) as unknown as tf.LayersModel;
+    const model = await withWeightBudget(label, async () =>
+      await tf.models.modelFromJSON(
+        {
+          modelTopology: { ...topology, keras_version: kerasVersion, backend: "tensorflow" },
+        } as unknown as Parameters<typeof tf.models.modelFromJSON>[0],
+      ) as unknown as tf.LayersModel);
     adoptNestedModels(model);
+    try {
+      checkActivationBudget(model, label);
+    } catch (error) {
+      model.dispose();
+      throw error;
+    }
     return model;
   } catch (error) {
     disposeVariablesSince(before);
+    if (error instanceof KerasFileError) throw error;
     throw new KerasFileError(
       `${label}: the model config does not build (${(error as Error).message})`,
       { cause: error },

@@ -21,6 +21,10 @@ import {
   translateKerasConfig,
 } from "./keras_config.ts";
 import { buildTopology } from "./keras_topology.ts";
+import { MAX_MODEL_WEIGHT_VALUES } from "./_budget.ts";
+
+/** config.json and metadata.json of real models are kilobytes; 64 MiB is far past any. */
+const MAX_JSON_BYTES = 2 ** 26;
 import { assignLayerWeights, type WeightProblems } from "./weights.ts";
 
 /**
@@ -151,8 +155,11 @@ function parseJson(bytes: Uint8Array, what: string, label: string): unknown {
  * (Sequential or Functional, nested models included).
  */
 export async function loadKeras3(bytes: Uint8Array, label: string): Promise<tf.LayersModel> {
-  const wanted = new Set(["config.json", "metadata.json", "model.weights.h5"]);
-  const { files, names } = readZip(bytes, label, { only: (n) => wanted.has(n) });
+  // The config first: the weights file may only inflate to what it declares.
+  const { files, names } = readZip(bytes, label, {
+    only: (n) => n === "config.json" || n === "metadata.json",
+    maxEntryBytes: () => MAX_JSON_BYTES,
+  });
   const configBytes = files.get("config.json");
   if (!configBytes) {
     throw new KerasFileError(
@@ -163,10 +170,10 @@ export async function loadKeras3(bytes: Uint8Array, label: string): Promise<tf.L
   }
   const config = parseJson(configBytes, "config.json", label);
   const metadata = files.has("metadata.json")
-    ? parseJson(files.get("metadata.json")!, "metadata.json", label) as { keras_version?: string }
-    : {};
-  const weights = files.get("model.weights.h5");
-  if (!weights) {
+    ? parseJson(files.get("metadata.json")!, "metadata.json", label)
+    : null;
+  const version = (metadata as { keras_version?: unknown } | null)?.keras_version;
+  if (!names.includes("model.weights.h5")) {
     throw new KerasFileError(
       names.includes("model.weights.npz")
         ? `${label}: weights stored as model.weights.npz; convscope reads the default model.weights.h5`
@@ -174,8 +181,17 @@ export async function loadKeras3(bytes: Uint8Array, label: string): Promise<tf.L
     );
   }
   const { topology, notes } = translateKerasConfig(config, label);
-  const model = await buildTopology(topology, metadata.keras_version ?? "3", label);
+  const model = await buildTopology(topology, typeof version === "string" ? version : "3", label);
   try {
+    // float64 weights at most, plus HDF5's own structure.
+    const declared = model.weights.reduce(
+      (n, w) => n + (w.shape as number[]).reduce((a, b) => a * b, 1),
+      0,
+    );
+    const weights = readZip(bytes, label, {
+      only: (n) => n === "model.weights.h5",
+      maxEntryBytes: () => 8 * declared + 2 ** 24,
+    }).files.get("model.weights.h5")!;
     await withHdf5(
       weights,
       `${label}/model.weights.h5`,

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import type * as tf from "@tensorflow/tfjs";
+import * as tf from "@tensorflow/tfjs";
 import { stat } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
 import { assertBackendReady } from "../backend/init.ts";
@@ -50,19 +50,41 @@ async function isTfjsLayersSource(source: string | URL): Promise<boolean> {
  */
 export async function loadKerasModel(source: Source): Promise<tf.LayersModel> {
   assertBackendReady();
-  if ((typeof source === "string" || source instanceof URL) && await isTfjsLayersSource(source)) {
-    return await loadModel(source);
-  }
-  const { bytes, label } = await readSource(source);
-  if (isHdf5(bytes)) return await loadKeras2Hdf5(bytes, label);
-  if (isZip(bytes)) return await loadKeras3(bytes, label);
-  const head = new TextDecoder().decode(bytes.slice(0, 64)).trimStart();
-  if (head.startsWith("{")) {
+  let label = source instanceof Uint8Array || source instanceof ArrayBuffer
+    ? `<${source.byteLength} bytes>`
+    : String(source);
+  const before = new Set(Object.keys(tf.engine().state.registeredVariables));
+  try {
+    if (
+      (typeof source === "string" || source instanceof URL) && await isTfjsLayersSource(source)
+    ) {
+      return await loadModel(source);
+    }
+    const read = await readSource(source);
+    label = read.label;
+    const bytes = read.bytes;
+    if (isHdf5(bytes)) return await loadKeras2Hdf5(bytes, label);
+    if (isZip(bytes)) return await loadKeras3(bytes, label);
+    const head = new TextDecoder().decode(bytes.slice(0, 64)).trimStart();
+    if (head.startsWith("{")) {
+      throw new KerasFileError(
+        `${label}: looks like a tfjs model.json; pass its path, folder or URL so its weight files can be found`,
+      );
+    }
     throw new KerasFileError(
-      `${label}: looks like a tfjs model.json; pass its path, folder or URL so its weight files can be found`,
+      `${label}: not a model file convscope knows (neither HDF5 .h5, a .keras zip, nor a tfjs model.json)`,
+    );
+  } catch (error) {
+    // Whatever failed, nothing it built stays behind.
+    const registered = tf.engine().state.registeredVariables;
+    for (const name of Object.keys(registered)) {
+      if (!before.has(name)) registered[name].dispose();
+    }
+    if (error instanceof KerasFileError) throw error;
+    const message = (error as Error)?.message ?? String(error);
+    throw new KerasFileError(
+      message.startsWith(label) ? message : `${label}: ${message}`,
+      { cause: error },
     );
   }
-  throw new KerasFileError(
-    `${label}: not a model file convscope knows (neither HDF5 .h5, a .keras zip, nor a tfjs model.json)`,
-  );
 }

@@ -9,6 +9,8 @@ import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { assertBackendReady } from "../backend/init.ts";
+import { checkActivationBudget, MAX_MODEL_WEIGHT_VALUES, withWeightBudget } from "./_budget.ts";
+import { KerasFileError } from "./keras_file_error.ts";
 
 /** Options of {@linkcode saveModel}. */
 export interface SaveModelOptions {
@@ -122,33 +124,104 @@ export async function loadModel(source: string | URL): Promise<tf.LayersModel> {
   }
   const path = source instanceof URL ? fileURLToPath(source) : source;
   const jsonPath = path.endsWith(".json") ? path : join(path, "model.json");
-  let json;
+  const fail = (problem: string, cause?: unknown): never => {
+    throw new KerasFileError(`${jsonPath}: ${problem}`, cause ? { cause } : undefined);
+  };
+  // deno-lint-ignore no-explicit-any
+  let json: any;
   try {
     json = JSON.parse(await readFile(jsonPath, "utf8"));
   } catch (error) {
-    throw new Error(`${jsonPath}: not a readable tfjs model.json (${(error as Error).message})`);
+    fail(`not a readable tfjs model.json (${(error as Error).message})`, error);
   }
-  if (!json.modelTopology || !Array.isArray(json.weightsManifest)) {
-    throw new Error(`${jsonPath}: no modelTopology/weightsManifest: not a tfjs layers model`);
+  if (
+    !json || typeof json !== "object" || !json.modelTopology ||
+    typeof json.modelTopology !== "object" || !Array.isArray(json.weightsManifest)
+  ) {
+    fail("no modelTopology/weightsManifest: not a tfjs layers model");
   }
   const groups = json.weightsManifest as tf.io.WeightsManifestConfig;
+  let expected = 0;
+  let values = 0;
+  for (const [g, group] of groups.entries()) {
+    if (
+      !group || !Array.isArray(group.paths) || !group.paths.every((p) => typeof p === "string") ||
+      !Array.isArray(group.weights)
+    ) {
+      fail(`weightsManifest[${g}] needs "paths" (a list of file names) and "weights" (a list)`);
+    }
+    for (const spec of group.weights) {
+      const shape = spec?.shape;
+      if (
+        typeof spec?.name !== "string" || !Array.isArray(shape) ||
+        !shape.every((d) => Number.isInteger(d) && d >= 0)
+      ) {
+        fail(`weight ${JSON.stringify(spec)?.slice(0, 80)} has no name or a malformed shape`);
+      }
+      const count = shape.reduce((a: number, b: number) => a * b, 1);
+      const dtype = spec.quantization?.dtype ?? spec.dtype;
+      const size = WEIGHT_BYTES[dtype as string];
+      if (size === undefined) fail(`weight "${spec.name}" has an unknown dtype ${dtype}`);
+      values += count;
+      expected += count * size;
+    }
+  }
+  if (values > MAX_MODEL_WEIGHT_VALUES) {
+    fail(`the manifest declares ${values} weight values, more than ${MAX_MODEL_WEIGHT_VALUES}`);
+  }
   const buffers: Uint8Array[] = [];
   for (const group of groups) {
     for (const p of group.paths) {
-      buffers.push(new Uint8Array(await readFile(join(dirname(jsonPath), p))));
+      const file = join(dirname(jsonPath), p);
+      try {
+        buffers.push(new Uint8Array(await readFile(file)));
+      } catch (error) {
+        fail(`weight file "${p}" cannot be read (${(error as Error).message})`, error);
+      }
     }
   }
   const total = buffers.reduce((n, b) => n + b.length, 0);
+  if (total !== expected) {
+    fail(`the weight files hold ${total} bytes; the manifest's weights need ${expected}`);
+  }
   const weightData = new Uint8Array(total);
   let offset = 0;
   for (const b of buffers) {
     weightData.set(b, offset);
     offset += b.length;
   }
-  return await tf.loadLayersModel(tf.io.fromMemory({
-    modelTopology: json.modelTopology,
-    weightSpecs: groups.flatMap((g) => g.weights),
-    weightData: weightData.buffer as ArrayBuffer,
-    ...(json.userDefinedMetadata ? { userDefinedMetadata: json.userDefinedMetadata } : {}),
-  }));
+  const before = new Set(Object.keys(tf.engine().state.registeredVariables));
+  // tfjs decodes the weights into tensors it does not free when the build
+  // fails; a scope catches them (variables are never in a scope).
+  tf.engine().startScope();
+  try {
+    const model = await withWeightBudget(jsonPath, () =>
+      tf.loadLayersModel(tf.io.fromMemory({
+        modelTopology: json.modelTopology,
+        weightSpecs: groups.flatMap((g) => g.weights),
+        weightData: weightData.buffer as ArrayBuffer,
+        ...(json.userDefinedMetadata ? { userDefinedMetadata: json.userDefinedMetadata } : {}),
+      })));
+    checkActivationBudget(model, jsonPath);
+    return model;
+  } catch (error) {
+    const registered = tf.engine().state.registeredVariables;
+    for (const name of Object.keys(registered)) {
+      if (!before.has(name)) registered[name].dispose();
+    }
+    if (error instanceof KerasFileError) throw error;
+    return fail(`the model does not build (${(error as Error)?.message})`, error);
+  } finally {
+    tf.engine().endScope();
+  }
 }
+
+/** Bytes per stored weight value, by dtype (tfjs's own and its quantized ones). */
+const WEIGHT_BYTES: Record<string, number> = {
+  float32: 4,
+  int32: 4,
+  bool: 1,
+  float16: 2,
+  uint16: 2,
+  uint8: 1,
+};
