@@ -15,6 +15,7 @@ import { useFastHeapReads } from "./fast_read.ts";
 import { useFusedConvGradients } from "./fused_conv_grad.ts";
 import { registerWasmReductions } from "./reductions.ts";
 import { registerWasmWinograd, setWinogradConvolutions } from "./winograd.ts";
+import { restoreStockWasmKernels } from "./kernel_registry.ts";
 
 /** Which tfjs backend to compute on. */
 export type BackendName = "wasm" | "cpu";
@@ -64,6 +65,20 @@ function silenceCpuBanner(): void {
 }
 let wasmStarted = false;
 
+/** Registers convscope's wasm kernels, or puts tfjs's own back (the filter gradient, which tfjs lacks, always stays). */
+function useFastKernels(fast: boolean): void {
+  if (!fast) restoreStockWasmKernels();
+  registerWasmConvGradients({ input: fast });
+  useFusedConvGradients(fast ? ["wasm"] : []);
+  if (fast) {
+    registerWasmPoolGradients();
+    registerWasmSharedIdentity();
+    registerWasmMatMul();
+    registerWasmReductions();
+    registerWasmWinograd();
+  }
+}
+
 /**
  * Starts tfjs on the WASM backend with SIMD and threads (or on `cpu`) and
  * returns what it got. Idempotent: the same options return the same info
@@ -85,10 +100,13 @@ export async function initBackend(
   const wanted = backend === "cpu"
     ? 1
     : Math.max(1, Math.floor(options.threads ?? os.cpus().length));
-  const key = `${backend}:${wanted}:${options.fastInputGradient ?? true}`;
+  const fast = options.fastInputGradient ?? true;
+  const key = `${backend}:${wanted}:${fast}:${options.winograd ?? true}`;
   silenceCpuBanner();
-  setWinogradConvolutions((options.winograd ?? true) && (options.fastInputGradient ?? true));
+  setWinogradConvolutions((options.winograd ?? true) && fast);
   if (current?.key === key && tf.getBackend() === backend) return current.info;
+  // Every call ends in the kernel set it asks for, whatever came before.
+  useFastKernels(fast);
   if (backend === "cpu") {
     await tf.setBackend("cpu");
     await tf.ready();
@@ -98,6 +116,7 @@ export async function initBackend(
   if (tf.engine().registry["wasm"] != null && wasmStarted) {
     // The wasm module is already running with its thread pool: reuse it.
     await tf.setBackend("wasm");
+    if (fast) useFastHeapReads(tf.backend());
     const threads = wasm.getThreadsCount();
     const info: BackendInfo = {
       backend: "wasm",
@@ -112,15 +131,6 @@ export async function initBackend(
     };
     current = { key, info };
     return info;
-  }
-  registerWasmConvGradients({ input: options.fastInputGradient ?? true });
-  useFusedConvGradients((options.fastInputGradient ?? true) ? ["wasm"] : []);
-  if (options.fastInputGradient ?? true) {
-    registerWasmPoolGradients();
-    registerWasmSharedIdentity();
-    registerWasmMatMul();
-    registerWasmReductions();
-    registerWasmWinograd();
   }
   const simd = await tf.env().getAsync("WASM_HAS_SIMD_SUPPORT") as boolean;
   let note: string | undefined;

@@ -26,8 +26,11 @@ export function replaceWasmKernel(
   kernelFunc: tf.KernelFunc,
 ): tf.KernelConfig | undefined {
   const current = tf.getKernel(kernelName, "wasm") as Marked | undefined;
-  if (current?.convscope) return undefined;
-  if (current) tf.unregisterKernel(kernelName, "wasm");
+  if (current?.convscope) return stockKernels.get(kernelName);
+  if (current) {
+    tf.unregisterKernel(kernelName, "wasm");
+    stockKernels.set(kernelName, current);
+  }
   // The stock kernel binds its WASM function in setupFunc when the backend
   // starts; keeping it lets the replacement fall back to that kernel.
   const config: Marked = {
@@ -39,6 +42,22 @@ export function replaceWasmKernel(
   };
   tf.registerKernel(config);
   return current;
+}
+
+/** tfjs's own kernels that convscope replaced, by name. */
+const stockKernels = new Map<string, tf.KernelConfig>();
+
+/**
+ * Puts tfjs's own wasm kernels back wherever convscope replaced one (kernels
+ * tfjs lacks, such as the filter gradient, stay).
+ */
+export function restoreStockWasmKernels(): void {
+  for (const [name, stock] of stockKernels) {
+    const current = tf.getKernel(name, "wasm") as Marked | undefined;
+    if (current?.convscope) tf.unregisterKernel(name, "wasm");
+    tf.registerKernel(stock);
+  }
+  stockKernels.clear();
 }
 
 /** Calls a kernel (by default the registered wasm one) directly, without the engine. */

@@ -7,7 +7,8 @@
  * swaps in a `Worker` that runs the package's own worker script as an `eval`
  * worker, hands it the package's threaded module file by path instead of a
  * Blob, and reports twice the wanted thread count as the core count. Everything
- * is restored afterwards; nothing in `node_modules` is edited.
+ * is restored afterwards, also the globals emscripten's glue writes
+ * (`Worker`); nothing in `node_modules` is edited.
  *
  * @module
  */
@@ -82,6 +83,9 @@ export async function withThreadedWasmPatches<T>(
   const mutableWorkerThreads = workerThreads as any;
   // deno-lint-ignore no-explicit-any
   const mutableOs = os as any;
+  // Emscripten's node glue also writes globals (`global.Worker =
+  // nodeWorkerThreads.Worker`); the user's runtime gets its own back.
+  const globals = snapshotGlobals();
   mutableWorkerThreads.Worker = PthreadWorker;
   mutableOs.cpus = fakeCpus;
   try {
@@ -89,5 +93,31 @@ export async function withThreadedWasmPatches<T>(
   } finally {
     mutableWorkerThreads.Worker = OriginalWorker;
     mutableOs.cpus = originalCpus;
+    restoreGlobals(globals);
+  }
+}
+
+type GlobalSnapshot = Map<string | symbol, PropertyDescriptor>;
+
+function snapshotGlobals(): GlobalSnapshot {
+  return new Map(
+    Reflect.ownKeys(globalThis).map((key) => [
+      key,
+      Object.getOwnPropertyDescriptor(globalThis, key)!,
+    ]),
+  );
+}
+
+/** Puts back every global property that changed, and removes those that were added. */
+function restoreGlobals(before: GlobalSnapshot): void {
+  for (const key of Reflect.ownKeys(globalThis)) {
+    const was = before.get(key);
+    const now = Object.getOwnPropertyDescriptor(globalThis, key)!;
+    if (!was) {
+      if (now.configurable) Reflect.deleteProperty(globalThis, key);
+    } else if (was.value !== now.value || was.get !== now.get || was.set !== now.set) {
+      if (now.configurable) Object.defineProperty(globalThis, key, was);
+      else if (now.writable) (globalThis as Record<string | symbol, unknown>)[key] = was.value;
+    }
   }
 }

@@ -56,9 +56,12 @@ export class ProgressBar {
     this.#lastDraw = now;
     const line = this.render(metrics);
     if (inJupyter()) {
-      void displayBundle({ "text/plain": line }, {
+      displayBundle({ "text/plain": line }, {
         displayId: this.#displayId,
         update: this.#shown,
+      }).catch(() => {
+        // A front end that refuses an update must not end the training run; the
+        // next update (or the final line) tries again.
       });
       this.#shown = true;
     } else if (this.#tty) {

@@ -21,7 +21,6 @@ import {
   translateKerasConfig,
 } from "./keras_config.ts";
 import { buildTopology } from "./keras_topology.ts";
-import { MAX_MODEL_WEIGHT_VALUES } from "./_budget.ts";
 
 /** config.json and metadata.json of real models are kilobytes; 64 MiB is far past any. */
 const MAX_JSON_BYTES = 2 ** 26;

@@ -1,0 +1,2 @@
+/** A user's module worker: answers every message. */
+self.onmessage = (event: MessageEvent) => self.postMessage(`echo ${event.data}`);
