@@ -15,8 +15,9 @@ import {
   derivedFrom,
   replaceWasmKernel,
   runWasmKernel as runKernel,
-  Scratch,
+  type Scratch,
   type WasmBackendLike,
+  withScratch,
 } from "./kernel_registry.ts";
 
 type TensorInfo = tf.TensorInfo;
@@ -138,32 +139,32 @@ export function conv2DBackpropInputViaConv(
   attrs: Conv2DBackpropInputAttrs,
   backend: WasmBackendLike,
 ): TensorInfo {
-  const scratch = new Scratch(backend);
-  const info = convGeometry(
-    attrs.inputShape,
-    filter.shape as [number, number, number, number],
-    attrs.strides,
-    attrs.pad,
-    attrs.dimRoundingMode,
-  );
-  const { filterHeight: kh, filterWidth: kw, strideHeight: sh, strideWidth: sw } = info;
-  const [, inH, inW] = attrs.inputShape;
-  const swapped = flippedFilter(filter, backend);
-  const dilated = dilateSpatially(scratch, dy, sh, sw);
-  const top = kh - 1 - info.padInfo.top;
-  const left = kw - 1 - info.padInfo.left;
-  const bottom = inH + kh - 1 - top - dilated.shape[1];
-  const right = inW + kw - 1 - left - dilated.shape[2];
-  const { x, pad } = cropNegativePadding(scratch, dilated, top, bottom, left, right);
-  const dx = runKernel("Conv2D", backend, { x, filter: swapped }, {
-    strides: 1,
-    pad,
-    dataFormat: "NHWC",
-    dilations: 1,
-    dimRoundingMode: undefined,
+  return withScratch(backend, (scratch) => {
+    const info = convGeometry(
+      attrs.inputShape,
+      filter.shape as [number, number, number, number],
+      attrs.strides,
+      attrs.pad,
+      attrs.dimRoundingMode,
+    );
+    const { filterHeight: kh, filterWidth: kw, strideHeight: sh, strideWidth: sw } = info;
+    const [, inH, inW] = attrs.inputShape;
+    const swapped = flippedFilter(filter, backend);
+    const dilated = dilateSpatially(scratch, dy, sh, sw);
+    const top = kh - 1 - info.padInfo.top;
+    const left = kw - 1 - info.padInfo.left;
+    const bottom = inH + kh - 1 - top - dilated.shape[1];
+    const right = inW + kw - 1 - left - dilated.shape[2];
+    const { x, pad } = cropNegativePadding(scratch, dilated, top, bottom, left, right);
+    const dx = runKernel("Conv2D", backend, { x, filter: swapped }, {
+      strides: 1,
+      pad,
+      dataFormat: "NHWC",
+      dilations: 1,
+      dimRoundingMode: undefined,
+    });
+    return dx;
   });
-  scratch.release(dx);
-  return dx;
 }
 
 /**
@@ -217,56 +218,57 @@ export function conv2DBackpropFilterViaConv(
   attrs: Conv2DBackpropFilterAttrs,
   backend: WasmBackendLike,
 ): TensorInfo {
-  const scratch = new Scratch(backend);
-  const info = convGeometry(
-    x.shape as [number, number, number, number],
-    attrs.filterShape,
-    attrs.strides,
-    attrs.pad,
-    attrs.dimRoundingMode,
-  );
-  const [kh, kw, inC, outC] = attrs.filterShape;
-  const [batch, inH, inW] = x.shape;
-  const [, outH, outW] = dy.shape;
-  const { strideHeight: sh, strideWidth: sw } = info;
-  const xT = scratch.run("Transpose", { x }, { perm: [3, 1, 2, 0] }); // [Ci,H,W,N]
-  const dyT = scratch.run("Transpose", { x: dy }, { perm: [1, 2, 0, 3] }); // [Ho,Wo,N,Co]
-  const span = (o: number, s: number) => (o - 1) * s + 1;
-  const top = info.padInfo.top, left = info.padInfo.left;
-  // Pad so that exactly kh × kw output positions exist; rows past the last
-  // one any output reads are cropped rather than padded.
-  const bottom = kh - 1 + span(outH, sh) - inH - top;
-  const right = kw - 1 + span(outW, sw) - inW - left;
-  const cropped = cropNegativePadding(scratch, xT, top, bottom, left, right);
-  const [, [padTop, padBottom], [padLeft, padRight]] = cropped.pad;
-  // Bands are row ranges of the padded input, so the padding is made explicit once.
-  const input = padTop + padBottom + padLeft + padRight === 0
-    ? cropped.x
-    : scratch.run("PadV2", { x: cropped.x }, { paddings: cropped.pad, constantValue: 0 });
-  const rows = filterGradientBandRows(outW, batch, outH);
-  let sum: TensorInfo | undefined;
-  for (let r0 = 0; r0 < outH; r0 += rows) {
-    const r = Math.min(rows, outH - r0);
-    const whole = r === outH;
-    const band = whole ? input : sliceRows(scratch, input, 1, r0 * sh, span(r, sh) + kh - 1);
-    const filter = whole ? dyT : sliceRows(scratch, dyT, 0, r0, r);
-    const part = scratch.run("Conv2D", { x: band, filter }, {
-      strides: 1,
-      pad: "valid",
-      dataFormat: "NHWC",
-      dilations: [sh, sw],
-      dimRoundingMode: undefined,
-    }); // [Ci, kh, kw, Co]
-    sum = sum ? scratch.run("Add", { a: sum, b: part }, {}) : part;
-  }
-  const dw = runKernel("Transpose", backend, { x: sum! }, { perm: [1, 2, 0, 3] });
-  scratch.release(dw);
-  if (dw.shape.join() !== [kh, kw, inC, outC].join()) {
-    throw new Error(
-      `Conv2DBackpropFilter produced ${dw.shape} instead of ${attrs.filterShape}`,
+  return withScratch(backend, (scratch) => {
+    const info = convGeometry(
+      x.shape as [number, number, number, number],
+      attrs.filterShape,
+      attrs.strides,
+      attrs.pad,
+      attrs.dimRoundingMode,
     );
-  }
-  return dw;
+    const [kh, kw, inC, outC] = attrs.filterShape;
+    const [batch, inH, inW] = x.shape;
+    const [, outH, outW] = dy.shape;
+    const { strideHeight: sh, strideWidth: sw } = info;
+    const xT = scratch.run("Transpose", { x }, { perm: [3, 1, 2, 0] }); // [Ci,H,W,N]
+    const dyT = scratch.run("Transpose", { x: dy }, { perm: [1, 2, 0, 3] }); // [Ho,Wo,N,Co]
+    const span = (o: number, s: number) => (o - 1) * s + 1;
+    const top = info.padInfo.top, left = info.padInfo.left;
+    // Pad so that exactly kh × kw output positions exist; rows past the last
+    // one any output reads are cropped rather than padded.
+    const bottom = kh - 1 + span(outH, sh) - inH - top;
+    const right = kw - 1 + span(outW, sw) - inW - left;
+    const cropped = cropNegativePadding(scratch, xT, top, bottom, left, right);
+    const [, [padTop, padBottom], [padLeft, padRight]] = cropped.pad;
+    // Bands are row ranges of the padded input, so the padding is made explicit once.
+    const input = padTop + padBottom + padLeft + padRight === 0
+      ? cropped.x
+      : scratch.run("PadV2", { x: cropped.x }, { paddings: cropped.pad, constantValue: 0 });
+    const rows = filterGradientBandRows(outW, batch, outH);
+    let sum: TensorInfo | undefined;
+    for (let r0 = 0; r0 < outH; r0 += rows) {
+      const r = Math.min(rows, outH - r0);
+      const whole = r === outH;
+      const band = whole ? input : sliceRows(scratch, input, 1, r0 * sh, span(r, sh) + kh - 1);
+      const filter = whole ? dyT : sliceRows(scratch, dyT, 0, r0, r);
+      const part = scratch.run("Conv2D", { x: band, filter }, {
+        strides: 1,
+        pad: "valid",
+        dataFormat: "NHWC",
+        dilations: [sh, sw],
+        dimRoundingMode: undefined,
+      }); // [Ci, kh, kw, Co]
+      sum = sum ? scratch.run("Add", { a: sum, b: part }, {}) : part;
+    }
+    const dw = runKernel("Transpose", backend, { x: sum! }, { perm: [1, 2, 0, 3] });
+    if (dw.shape.join() !== [kh, kw, inC, outC].join()) {
+      backend.disposeData(dw.dataId);
+      throw new Error(
+        `Conv2DBackpropFilter produced ${dw.shape} instead of ${attrs.filterShape}`,
+      );
+    }
+    return dw;
+  });
 }
 
 let stockBackpropInput: tf.KernelConfig | undefined;

@@ -93,12 +93,30 @@ export class Scratch {
   ): tf.TensorInfo {
     return this.keep(runWasmKernel(name, this.backend, inputs, attrs, kernel));
   }
-  /** Frees everything but `result` (which may share a data id with a reshape). */
-  release(result: tf.TensorInfo): void {
+  /** Frees everything but `result` (which may share a data id with a reshape); everything without one. */
+  release(result?: tf.TensorInfo): void {
     for (const info of this.#infos) {
-      if (info.dataId !== result.dataId) this.backend.disposeData(info.dataId);
+      if (info.dataId !== result?.dataId) this.backend.disposeData(info.dataId);
     }
     this.#infos = [];
+  }
+}
+
+/**
+ * Runs a kernel body with a {@linkcode Scratch} that is freed when it ends,
+ * also when it throws: an error mid-kernel leaves nothing on the WASM heap.
+ */
+export function withScratch(
+  backend: WasmBackendLike,
+  body: (scratch: Scratch) => tf.TensorInfo,
+): tf.TensorInfo {
+  const scratch = new Scratch(backend);
+  let result: tf.TensorInfo | undefined;
+  try {
+    result = body(scratch);
+    return result;
+  } finally {
+    scratch.release(result);
   }
 }
 

@@ -13,7 +13,7 @@
  * @module
  */
 import type * as tf from "@tensorflow/tfjs";
-import { replaceWasmKernel, Scratch, type WasmBackendLike } from "./kernel_registry.ts";
+import { replaceWasmKernel, type WasmBackendLike, withScratch } from "./kernel_registry.ts";
 
 let stock: tf.KernelConfig | undefined;
 
@@ -29,25 +29,25 @@ export function matMulWithoutTransposedLhs(
   { transposeA, transposeB }: MatMulAttrs,
   backend: WasmBackendLike,
 ): tf.TensorInfo {
-  const scratch = new Scratch(backend);
-  const plain = { transposeA: false, transposeB: false };
-  const perm = a.shape.length === 2 ? [1, 0] : [0, 2, 1];
-  const transpose = (x: tf.TensorInfo) => scratch.run("Transpose", { x }, { perm });
-  const [rows, cols] = a.shape.slice(-2), [bRows, bCols] = b.shape.slice(-2);
-  const m = transposeA ? cols : rows;
-  const n = transposeB ? bRows : bCols;
-  let out: tf.TensorInfo;
-  if (transposeB && !transposeA && n > m) {
-    // Cᵀ = B·Aᵀ: B is already [n, k] row-major; the small Aᵀ becomes the packed operand.
-    const cT = scratch.run("BatchMatMul", { a: b, b: transpose(a) }, plain, stock);
-    out = transpose(cT);
-  } else {
-    const lhs = transposeA ? transpose(a) : a;
-    const rhs = transposeB ? transpose(b) : b;
-    out = scratch.run("BatchMatMul", { a: lhs, b: rhs }, plain, stock);
-  }
-  scratch.release(out);
-  return out;
+  return withScratch(backend, (scratch) => {
+    const plain = { transposeA: false, transposeB: false };
+    const perm = a.shape.length === 2 ? [1, 0] : [0, 2, 1];
+    const transpose = (x: tf.TensorInfo) => scratch.run("Transpose", { x }, { perm });
+    const [rows, cols] = a.shape.slice(-2), [bRows, bCols] = b.shape.slice(-2);
+    const m = transposeA ? cols : rows;
+    const n = transposeB ? bRows : bCols;
+    let out: tf.TensorInfo;
+    if (transposeB && !transposeA && n > m) {
+      // Cᵀ = B·Aᵀ: B is already [n, k] row-major; the small Aᵀ becomes the packed operand.
+      const cT = scratch.run("BatchMatMul", { a: b, b: transpose(a) }, plain, stock);
+      out = transpose(cT);
+    } else {
+      const lhs = transposeA ? transpose(a) : a;
+      const rhs = transposeB ? transpose(b) : b;
+      out = scratch.run("BatchMatMul", { a: lhs, b: rhs }, plain, stock);
+    }
+    return out;
+  });
 }
 
 /** Registers the transposing `BatchMatMul` on wasm (idempotent). */

@@ -326,21 +326,26 @@ export function conv2DWinograd(
 ): TensorInfo {
   const u = derivedFrom(backend, filter, "winograd", () => transformFilter(filter, backend));
   const products = (v: TensorInfo[]) =>
-    v.map((vk, k) => {
-      const p = runWasmKernel("BatchMatMul", backend, { a: vk, b: u[k] }, {
+    v.map((vk, k) =>
+      runWasmKernel("BatchMatMul", backend, { a: vk, b: u[k] }, {
         transposeA: false,
         transposeB: false,
-      });
-      backend.disposeData(vk.dataId);
-      return p;
-    });
+      })
+    );
+  // Every intermediate is freed when a pass ends, also when a kernel throws.
   const free = (infos: TensorInfo[]) => infos.forEach((info) => backend.disposeData(info.dataId));
   const simd = simdTransforms(backend as EmscriptenBackend);
   if (!simd) {
-    const m = products(transformInput(x, plan, backend));
-    const out = transformOutput(m, plan, bias, relu, backend);
-    free(m);
-    return out;
+    const v = transformInput(x, plan, backend);
+    let m: TensorInfo[] = [];
+    try {
+      m = products(v);
+      free(v.splice(0));
+      return transformOutput(m, plan, bias, relu, backend);
+    } finally {
+      free(v);
+      free(m);
+    }
   }
   const at = (info: TensorInfo) =>
     (backend as EmscriptenBackend).dataIdMap.get(info.dataId)!.memoryOffset;
@@ -349,38 +354,50 @@ export function conv2DWinograd(
   const zero = at(zeros(backend, Math.max(inC, outC)));
   const total = batch * tilesH * tilesW;
   const chunk = tilesPerChunk(inC, outC, total);
-  for (let first = 0; first < total; first += chunk) {
-    const count = Math.min(chunk, total - first);
-    const v = Array.from({ length: 16 }, () => backend.makeOutput([1, count, inC], "float32"));
-    simd.input(
-      at(x),
-      zero,
-      inH,
-      inW,
-      inC,
-      padTop,
-      padLeft,
-      tilesH,
-      tilesW,
-      first,
-      count,
-      ...v.map(at),
-    );
-    const m = products(v);
-    simd.output(
-      ...m.map(at),
-      bias ? at(bias) : zero,
-      relu ? 0 : -Infinity,
-      at(out),
-      outH,
-      outW,
-      outC,
-      tilesH,
-      tilesW,
-      first,
-      count,
-    );
-    free(m);
+  try {
+    for (let first = 0; first < total; first += chunk) {
+      const count = Math.min(chunk, total - first);
+      const v: TensorInfo[] = [];
+      let m: TensorInfo[] = [];
+      try {
+        for (let k = 0; k < 16; k++) v.push(backend.makeOutput([1, count, inC], "float32"));
+        simd.input(
+          at(x),
+          zero,
+          inH,
+          inW,
+          inC,
+          padTop,
+          padLeft,
+          tilesH,
+          tilesW,
+          first,
+          count,
+          ...v.map(at),
+        );
+        m = products(v);
+        free(v.splice(0));
+        simd.output(
+          ...m.map(at),
+          bias ? at(bias) : zero,
+          relu ? 0 : -Infinity,
+          at(out),
+          outH,
+          outW,
+          outC,
+          tilesH,
+          tilesW,
+          first,
+          count,
+        );
+      } finally {
+        free(v);
+        free(m);
+      }
+    }
+  } catch (error) {
+    backend.disposeData(out.dataId);
+    throw error;
   }
   return out;
 }
