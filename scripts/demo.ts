@@ -17,6 +17,7 @@ import {
   gradCam,
   hstack,
   imshow,
+  informativeChannels,
   initBackend,
   jitter,
   loadBookModel,
@@ -87,21 +88,21 @@ const [first] = getActivations(model, input, ["conv2d_1"]);
 const silentChannels = tf.tidy(() =>
   [...tf.max(first.activation, [0, 1, 2]).dataSync()].filter((m) => m <= 0).length
 );
-for (const channel of [3, 30]) {
+// The book draws channels 3 and 30 of its model because they show an edge and
+// an eye detector; ours are other filters, so the two that vary most over
+// this picture are drawn (never a blank one).
+const shown = informativeChannels(first.activation as tf.Tensor4D, 2);
+for (const [rank, channel] of shown.entries()) {
   const map = tf.slice(first.activation, [0, 0, 0, channel], [1, -1, -1, 1]);
-  // A filter that ReLU silences on this picture draws one flat colour: say so.
-  const silent = tf.tidy(() => tf.max(map).dataSync()[0]) <= 0;
   await add(
     `conv2d_1_channel_${channel}`,
-    matshow(map, {
-      title: `conv2d_1, channel ${channel}${silent ? " (zero everywhere)" : ""}`,
-      colorbar: true,
-    }),
-    `One channel of the first layer (the book looks at channels 3 and 30): one filter's response over the picture.` +
-      (silent
-        ? ` This filter never fires on this picture: its ReLU output is 0 at every pixel ` +
-          `(${silentChannels} of the layer's ${first.activation.shape[3]} filters are silent here).`
-        : ""),
+    matshow(map, { title: `conv2d_1, channel ${channel}`, colorbar: true }),
+    `One channel of the first layer: one filter's response over the picture. Channel ${channel} is the ` +
+      `${rank === 0 ? "most" : "second most"} varied of the layer's ${
+        first.activation.shape[3]
+      } on this picture ` +
+      `(largest spatial standard deviation), chosen for what it shows, as the book chose its channels 3 and 30; ` +
+      `${silentChannels} of the ${first.activation.shape[3]} are zero everywhere on this picture.`,
   );
   map.dispose();
 }
@@ -127,8 +128,9 @@ for (const [i, layer] of convLayers.entries()) {
     `filters_${layer}`,
     figure,
     `The input each filter of ${layer} responds to most: gradient ascent from grey noise (the book's recipe, 40 steps, ` +
-      `in the model's [0, 1] pixel range). A filter that never fires on grey noise has no gradient to climb and stays noise; ` +
-      `the caption counts them. The Lucid comparison below finds patterns for those too.`,
+      `in the model's [0, 1] pixel range), maximising the filter's output before its ReLU, as the 2nd edition and Lucid do. ` +
+      `After the ReLU (the 1st edition's objective), a filter that is zero everywhere on the grey start image has no ` +
+      `gradient and stays noise: most of this model's filters would. The caption counts tiles still noise.`,
     i === 0 ? "2. Filter patterns" : undefined,
   );
 }
@@ -139,7 +141,13 @@ for (const [i, layer] of convLayers.entries()) {
     await filterGrid(model, "conv2d_3", {
       ...common,
       steps: quick ? 10 : 40,
-      title: "book recipe",
+      objective: "post-activation",
+      title: "1st edition: after ReLU",
+    }),
+    await filterGrid(model, "conv2d_3", {
+      ...common,
+      steps: quick ? 10 : 40,
+      title: "before ReLU (2nd ed.)",
     }),
     await filterGrid(model, "conv2d_3", {
       ...common,
@@ -151,8 +159,10 @@ for (const [i, layer] of convLayers.entries()) {
   await add(
     "filters_book_vs_lucid",
     figure,
-    "The same eight conv2d_3 filters, the book's pixel-space ascent beside Lucid's recipe (1/f Fourier spectrum, " +
-      "decorrelated colour, random jitter/scale/rotation, Adam, ReLU gradient redirection): textures instead of noise.",
+    "The same eight conv2d_3 filters three ways. Left, the 1st edition's objective, the ReLU'd output: filters that are " +
+      "zero on the grey start image get no gradient and stay noise. Middle, the same 40 pixel steps on the output before " +
+      "the ReLU: every filter moves. Right, Lucid's recipe (the image as a 1/f-weighted Fourier spectrum, so it stays " +
+      "smooth; decorrelated colour; random jitter, scale and rotation each step; Adam): textures instead of pixel noise.",
   );
 }
 

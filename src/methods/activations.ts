@@ -106,3 +106,28 @@ export function getActivations(
     activation: outputs[i],
   }));
 }
+
+/**
+ * The channels of a feature map that show the most: ranked by the spatial
+ * standard deviation of their activation (a channel that is zero or constant
+ * over the picture shows nothing). For choosing which single channels to draw
+ * (the book draws channels 3 and 30 of its model, an edge and an eye detector;
+ * another model's 3 and 30 may be blank).
+ *
+ * @example
+ * ```ts
+ * import { informativeChannels, tf } from "convscope";
+ * const maps = tf.stack([tf.zeros([4, 4]), tf.randomNormal([4, 4]), tf.ones([4, 4])], -1).expandDims(0);
+ * console.log(informativeChannels(maps as tf.Tensor4D, 1)); // [1]
+ * ```
+ */
+export function informativeChannels(activation: tf.Tensor4D, count = 2): number[] {
+  const spread = tf.tidy(() => {
+    const mean = tf.mean(activation, [0, 1, 2], true);
+    return tf.sqrt(tf.mean(tf.square(tf.sub(activation, mean)), [0, 1, 2])).dataSync();
+  });
+  return [...spread.keys()]
+    .filter((c) => spread[c] > 0)
+    .sort((a, b) => spread[b] - spread[a] || a - b)
+    .slice(0, count);
+}

@@ -19,7 +19,7 @@ import {
 import { ProgressBar } from "../display/progress.ts";
 import { SeededRandom } from "../data/random.ts";
 import { fourierImage, lucidTransforms } from "./fourier.ts";
-import { withLinearActivations } from "../models/nested.ts";
+import { withLinearActivation, withLinearActivations } from "../models/nested.ts";
 import { type Raster, tileRasters } from "../plot/raster.ts";
 import { imageFigure } from "../plot/axes.ts";
 import type { Figure } from "../plot/figure.ts";
@@ -62,12 +62,26 @@ export interface FilterPatternOptions {
   /** Show a progress bar (terminal) or a live output (notebook). Default false. */
   progress?: boolean;
   /**
-   * Called once per batch with each image's final mean activation. A filter
-   * whose value is 0 never fired for its start image: its gradient is zero,
-   * so plain gradient ascent cannot move it (the Fourier parameterisation's
-   * ReLU redirection can).
+   * What is maximised: `"pre-activation"` (default), the filter's output
+   * before the layer's own activation (ReLU), as the 2nd edition (its
+   * Xception layers have no activation of their own) and Lucid do; or
+   * `"post-activation"`, the 1st edition's ReLU'd output. A filter whose
+   * ReLU'd output is zero everywhere on the start image has a zero gradient
+   * there, so the 1st edition's objective leaves it as noise; its
+   * pre-activation output always has a gradient.
    */
-  onFinalActivations?: (filters: readonly number[], means: Float32Array) => void;
+  objective?: "pre-activation" | "post-activation";
+  /**
+   * Called once per batch with each image's final mean objective and how far
+   * the ascent moved it: the RMS change of its pixels, in pixel levels (1/255
+   * of the input range). A change below the start noise's own RMS (5.8 levels
+   * for the book's 128 ± 20 noise) leaves a tile that still looks like noise.
+   */
+  onFinalActivations?: (
+    filters: readonly number[],
+    means: Float32Array,
+    change: Float32Array,
+  ) => void;
   /**
    * `"pixels"` (default): the book's ascent on raw pixels. `"fourier"`: Lucid's
    * recipe — 1/f-scaled Fourier spectrum, decorrelated colour, sigmoid,
@@ -231,8 +245,16 @@ export async function filterPatterns(
         channels,
       ])
     );
+    const objectiveOutput = (input: tf.Tensor) =>
+      (options.objective ?? "pre-activation") === "pre-activation"
+        ? withLinearActivation(
+          layer,
+          () => extractor.apply(input, { training: false }) as tf.Tensor4D,
+        )
+        : extractor.apply(input, { training: false }) as tf.Tensor4D;
+    const startImage = x.clone();
     const loss = (input: tf.Tensor) => {
-      const out = extractor.apply(input, { training: false }) as tf.Tensor4D;
+      const out = objectiveOutput(input);
       const [, h, w] = out.shape;
       const inner = border > 0
         ? tf.slice(out, [0, border, border, 0], [-1, h - 2 * border, w - 2 * border, -1])
@@ -261,15 +283,24 @@ export async function filterPatterns(
         await new Promise((resolve) => setTimeout(resolve, 0));
       }
       if (options.onFinalActivations) {
-        const means = tf.tidy(() => {
-          const out = extractor.apply(x, { training: false }) as tf.Tensor4D;
-          return tf.sum(tf.mul(tf.mean(out, [1, 2], true), mask), [1, 2, 3]);
+        const [means, change] = tf.tidy(() => {
+          const out = objectiveOutput(x);
+          return [
+            tf.sum(tf.mul(tf.mean(out, [1, 2], true), mask), [1, 2, 3]),
+            tf.div(tf.sqrt(tf.mean(tf.square(tf.sub(x, startImage)), [1, 2, 3])), pixel),
+          ];
         });
-        options.onFinalActivations(mine, (await means.data()) as Float32Array);
+        options.onFinalActivations(
+          mine,
+          (await means.data()) as Float32Array,
+          (await change.data()) as Float32Array,
+        );
         means.dispose();
+        change.dispose();
       }
     } finally {
       mask.dispose();
+      startImage.dispose();
     }
     return x;
   });
@@ -419,9 +450,18 @@ function compactRanges(values: readonly number[]): string {
   return parts.join(", ");
 }
 
+/** RMS of the start noise in pixel levels: uniform noise of width w has RMS w/√12. */
+function startNoiseLevel(options: FilterPatternOptions): number {
+  if (options.init || options.parameterization === "fourier") return 0;
+  if (!options.initRange) return 20 / Math.sqrt(12);
+  const [lo, hi] = options.initRange;
+  const [a, b] = options.inputRange ?? [0, 255];
+  return ((hi - lo) * 255) / (b - a) / Math.sqrt(12);
+}
+
 function silentCaption(silent: readonly number[], count: number): string {
   const which = compactRanges(silent);
-  return `${silent.length}/${count} filters silent at the start image (zero gradient), left as noise${
+  return `${silent.length}/${count} tiles still noise (the ascent moved them less than the start noise)${
     which.length <= 16 ? `: ${which}` : ""
   }`;
 }
@@ -450,12 +490,14 @@ export async function filterGrid(
   const filters = Array.from({ length: count }, (_, i) => first + i);
   const size = options.size ?? 64;
   const silent: number[] = [];
+  const noiseLevel = startNoiseLevel(options);
   const patterns = await filterPatterns(model, target, filters, {
     ...options,
     size,
-    onFinalActivations(batch, means) {
-      batch.forEach((f, i) => means[i] === 0 && silent.push(f));
-      options.onFinalActivations?.(batch, means);
+    onFinalActivations(batch, means, change) {
+      // A tile the ascent moved less than the start noise still looks like noise.
+      batch.forEach((f, i) => change[i] < noiseLevel && silent.push(f));
+      options.onFinalActivations?.(batch, means, change);
     },
   });
   const [, h, w, c] = patterns.shape;
