@@ -5,6 +5,9 @@
 import os from "node:os";
 import workerThreads from "node:worker_threads";
 import { initBackend, tf } from "../mod.ts";
+import { failNextThreadedStart } from "../src/backend/threads.ts";
+
+if (Deno.env.get("CONVSCOPE_PROBE_FAIL_THREADS") === "1") failNextThreadedStart();
 
 const globalsBefore = new Map(
   Reflect.ownKeys(globalThis).map((k) => [k, Object.getOwnPropertyDescriptor(globalThis, k)]),

@@ -5,8 +5,9 @@
  */
 import { assert, assertEquals } from "./assert.ts";
 
-async function probe(sequence: Record<string, unknown>[]) {
+async function probe(sequence: Record<string, unknown>[], env: Record<string, string> = {}) {
   const command = new Deno.Command(Deno.execPath(), {
+    env,
     args: [
       "run",
       "-A",
@@ -59,4 +60,14 @@ Deno.test("initBackend options compose: each call ends in the kernels it asked f
     [false, true, false, true],
   );
   assertEquals(result.conv, 9 * 32);
+});
+
+Deno.test("when threads cannot start, initBackend falls back to one SIMD thread and says why", async () => {
+  const result = await probe([{}], { CONVSCOPE_PROBE_FAIL_THREADS: "1" });
+  console.log(`  forced failure: ${JSON.stringify(result.info)}`);
+  assertEquals(result.info.backend, "wasm");
+  assertEquals(result.info.threads, 1);
+  assert(result.info.note?.includes("threads could not start"), result.info.note);
+  assertEquals(result.conv, 9 * 32);
+  assertEquals(result.reply, "echo ping");
 });

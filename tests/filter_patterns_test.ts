@@ -179,25 +179,37 @@ Deno.test("the book's noise and step are scaled into the model's input range, wh
   await Deno.remove(dir, { recursive: true });
 });
 
-Deno.test("filterGrid names the filters that never fired from the start image", async () => {
+Deno.test("a filter that never fires after its ReLU: noise with the 1st edition's objective, a pattern before the ReLU", async () => {
   const model = bookConvnet({ seed: 5 });
   const [kernel, bias] = model.getLayer("conv2d_1").getWeights();
   // Filters 2 and 3 can never fire on inputs near grey: a bias far below any response.
   const b = bias.arraySync() as number[];
   b[2] = b[3] = -1e4;
   model.getLayer("conv2d_1").setWeights([kernel, tf.tensor1d(b)]);
-  const finals: number[] = [];
-  const fig = await filterGrid(model, "conv2d_1", {
-    filters: 4,
-    cols: 2,
-    size: 32,
-    steps: 2,
-    onFinalActivations: (_, means) => finals.push(...means),
-  });
-  assertEquals(finals.map((v) => v === 0), [false, false, true, true]);
-  // The same 2-tile grid, with and without silent filters: the caption adds one line.
-  const quiet = await filterGrid(model, "conv2d_1", { first: 2, filters: 2, size: 32, steps: 2 });
-  const lively = await filterGrid(model, "conv2d_1", { first: 0, filters: 2, size: 32, steps: 2 });
-  assertEquals(quiet.height - lively.height, 23);
-  assert(fig.height > 0);
+  const run = async (objective: "pre-activation" | "post-activation") => {
+    const finals: number[] = [];
+    const moved: number[] = [];
+    const fig = await filterGrid(model, "conv2d_1", {
+      filters: 4,
+      cols: 2,
+      size: 32,
+      steps: 12,
+      objective,
+      onFinalActivations: (_, means, change) => {
+        finals.push(...means);
+        moved.push(...change);
+      },
+    });
+    return { fig, finals, moved };
+  };
+  const after = await run("post-activation");
+  // After the ReLU, filters 2 and 3 are zero everywhere: no gradient, not moved at all.
+  assertEquals(after.finals.map((v) => v === 0), [false, false, true, true]);
+  assertEquals(after.moved.map((v) => v === 0), [false, false, true, true]);
+  // Before the ReLU every filter has a gradient: each moves by more than the start noise
+  // (RMS 20/√12 ≈ 5.8 pixel levels) in 12 steps of one level.
+  const before = await run("pre-activation");
+  assert(before.moved.every((v) => v > 20 / Math.sqrt(12)), `moved ${before.moved}`);
+  // Only the first grid has a caption ("2/4 tiles still noise"): one more line.
+  assertEquals(after.fig.height - before.fig.height, 23);
 });

@@ -36,6 +36,15 @@ const WORKER_PRELUDE = [
 ).join("") + "\n";
 
 /**
+ * Makes the next threaded start fail, so tests can prove the single-thread
+ * fallback works (a failed pthread start must not take the backend down).
+ */
+export function failNextThreadedStart(): void {
+  failNext = true;
+}
+let failNext = false;
+
+/**
  * Runs `start` (which must call `tf.setBackend("wasm")`) with the patches that
  * let emscripten's pthreads start in Deno, then restores the originals.
  */
@@ -85,6 +94,10 @@ export async function withThreadedWasmPatches<T>(
   const mutableOs = os as any;
   // Emscripten's node glue also writes globals (`global.Worker =
   // nodeWorkerThreads.Worker`); the user's runtime gets its own back.
+  if (failNext) {
+    failNext = false;
+    throw new Error("threaded start failed on purpose (failNextThreadedStart)");
+  }
   const globals = snapshotGlobals();
   mutableWorkerThreads.Worker = PthreadWorker;
   mutableOs.cpus = fakeCpus;
