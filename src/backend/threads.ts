@@ -17,6 +17,10 @@ import os from "node:os";
 import { createRequire } from "node:module";
 import * as path from "node:path";
 
+// The package's pthread worker script, as a string it exports (imported
+// statically, so the module graph is known when the package is published).
+import pthreadWorker from "@tensorflow/tfjs-backend-wasm/wasm-out/tfjs-backend-wasm-threaded-simd.worker.js";
+
 const require = createRequire(import.meta.url);
 
 /** Absolute path of a file inside the installed `@tensorflow/tfjs-backend-wasm` package. */
@@ -52,9 +56,7 @@ export async function withThreadedWasmPatches<T>(
   threads: number,
   start: () => Promise<T>,
 ): Promise<T> {
-  const workerSource = (require(
-    wasmPackageFile("wasm-out/tfjs-backend-wasm-threaded-simd.worker.js"),
-  ) as { wasmWorkerContents: string }).wasmWorkerContents.replace(/\n/g, "\\n");
+  const workerSource = pthreadWorker.wasmWorkerContents.replace(/\n/g, "\\n");
   const threadedModulePath = wasmPackageFile(
     "wasm-out/tfjs-backend-wasm-threaded-simd.js",
   );
