@@ -5,11 +5,11 @@ import {
   featureGrid,
   imshow,
   initBackend,
-  JUPYTER_DISPLAY,
   matshow,
   plotChart,
   plotHistory,
 } from "../mod.ts";
+import { JUPYTER_DISPLAY } from "../src/display/jupyter.ts";
 import { assert, assertEquals } from "./assert.ts";
 
 await initBackend();

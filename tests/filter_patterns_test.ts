@@ -111,7 +111,7 @@ Deno.test("1,000 ascent steps keep the tensor count flat; abort returns what was
 });
 
 Deno.test("Lucid's Fourier parameterisation: valid images, and the ascent raises the activation", async () => {
-  const { fourierImage, rotateDifferentiable } = await import("../mod.ts");
+  const { fourierImage, rotateDifferentiable } = await import("../src/methods/fourier.ts");
   const param = fourierImage(2, 32, 32, 1);
   const img = param.render();
   assertEquals(img.shape, [2, 32, 32, 3]);

@@ -146,7 +146,8 @@ Deno.test("gradCam leaks no tensors and leaves the model unchanged", () => {
 });
 
 Deno.test("overlay: same size as the image, heatmap resized bilinearly and blended like the book", async () => {
-  const { overlayRaster, camPanels, saliency } = await import("../mod.ts");
+  const { camPanels, saliency } = await import("../mod.ts");
+  const { overlayRaster } = await import("../src/plot/heatmap.ts");
   const image = tf.fill([6, 10, 3], 100);
   const heat = tf.tensor2d([[0, 1], [0, 1]]);
   const r = overlayRaster(image, heat, { blend: "saturate" });

@@ -1,5 +1,6 @@
 import { zipSync } from "fflate";
-import { initBackend, kerasSnakeCase, loadKerasModel, modelSummary, tf } from "../mod.ts";
+import { initBackend, loadKerasModel, modelSummary, tf } from "../mod.ts";
+import { kerasSnakeCase } from "../src/models/keras_v3.ts";
 import { assert, assertEquals, assertRejects } from "./assert.ts";
 import {
   type Array32,

@@ -176,7 +176,8 @@ export async function initBackend(
  *
  * @example
  * ```ts
- * import { assertBackendReady, initBackend } from "convscope";
+ * import { initBackend } from "convscope";
+ * import { assertBackendReady } from "./init.ts";
  * await initBackend();
  * assertBackendReady(); // passes
  * ```

@@ -33,7 +33,7 @@ function jupyterApi(): JupyterApi | undefined {
  *
  * @example
  * ```ts
- * import { inJupyter } from "convscope";
+ * import { inJupyter } from "./jupyter.ts";
  * if (!inJupyter()) console.log("figures will be written to files");
  * ```
  */
@@ -46,7 +46,7 @@ export function inJupyter(): boolean {
  *
  * @example
  * ```ts
- * import { toBase64 } from "convscope";
+ * import { toBase64 } from "./jupyter.ts";
  * console.log(toBase64(new Uint8Array([1, 2, 3]))); // "AQID"
  * ```
  */
@@ -60,7 +60,7 @@ export function toBase64(bytes: Uint8Array): string {
  *
  * @example
  * ```ts
- * import { displayBundle } from "convscope";
+ * import { displayBundle } from "./jupyter.ts";
  * await displayBundle({ "text/markdown": "**hello**", "text/plain": "hello" });
  * ```
  */

@@ -23,7 +23,7 @@ export interface SourceBytes {
  *
  * @example
  * ```ts
- * import { readSource } from "convscope";
+ * import { readSource } from "./source.ts";
  * const { bytes, label } = await readSource(new Uint8Array([1, 2]));
  * console.log(bytes.length, label); // 2 "<2 bytes>"
  * ```

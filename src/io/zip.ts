@@ -37,7 +37,7 @@ export function isZip(bytes: Uint8Array): boolean {
  *
  * @example
  * ```ts
- * import { readZip } from "convscope";
+ * import { readZip } from "./zip.ts";
  * import { zipSync } from "fflate";
  * const zip = zipSync({ "a.txt": new TextEncoder().encode("hi") });
  * const { files } = readZip(zip, "demo.zip");

@@ -12,8 +12,6 @@ import { activationModel } from "./activations.ts";
 import { type InputModifier, type Regularizer, TF_KERAS_VIS_DEFAULTS } from "./regularizers.ts";
 import { SeededRandom } from "../data/random.ts";
 import { ProgressBar } from "../display/progress.ts";
-import { imshow, matshow } from "../plot/matshow.ts";
-import { type Figure, hstack } from "../plot/figure.ts";
 
 /** Options of {@linkcode maximizeActivation}. */
 export interface MaximizeOptions {
@@ -206,51 +204,4 @@ export async function replaceToLinear(model: tf.LayersModel): Promise<tf.LayersM
     tf.io.fromMemory({ ...artifacts!, modelTopology: topology }),
   );
   return copy;
-}
-
-/** Options of {@linkcode classGrid}. */
-export interface ClassGridOptions extends Omit<MaximizeOptions, "index"> {
-  /** Label of each class, e.g. digits or ImageNet names. */
-  labels?: readonly string[];
-  /** Tiles per row. Default 5. */
-  cols?: number;
-  /** Displayed tile size in pixels. Default 112. */
-  size?: number;
-}
-
-/**
- * Maximises every listed class at once and shows the images in a labelled
- * grid (seed 004's "all classes" figure).
- *
- * @example
- * ```ts
- * import { classGrid, initBackend, loadModel } from "convscope";
- * await initBackend();
- * const model = await loadModel("models/mnist_cnn");
- * const fig = await classGrid(model, [0, 1, 2, 3, 4, 5, 6, 7, 8, 9], { inputRange: [0, 1] });
- * await fig.save("out/mnist_classes.png");
- * ```
- */
-export async function classGrid(
-  model: tf.LayersModel,
-  classes: readonly number[],
-  options: ClassGridOptions = {},
-): Promise<Figure> {
-  const { images, scores } = await maximizeActivation(model, { ...options, index: classes });
-  const [lo, hi] = options.inputRange ?? modelInputRange(model) ?? TF_KERAS_VIS_DEFAULTS.inputRange;
-  const size = options.size ?? 112;
-  const figures = classes.map((c, i) => {
-    const image = tf.tidy(() => {
-      const one = tf.slice(images, [i, 0, 0, 0], [1, -1, -1, -1]).squeeze([0]);
-      return one.shape[2] === 1 ? one : tf.div(tf.sub(one, lo), hi - lo);
-    });
-    const title = `${options.labels?.[c] ?? c} (${scores[i].toFixed(1)})`;
-    const figure = image.shape[2] === 1
-      ? matshow(image, { cmap: "gray", vmin: lo, vmax: hi, ticks: false, size, title })
-      : imshow(image, { range: "0-1", size, title });
-    image.dispose();
-    return figure;
-  });
-  images.dispose();
-  return hstack(figures, { cols: options.cols ?? 5, gap: 8 });
 }

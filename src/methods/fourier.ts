@@ -80,7 +80,8 @@ export interface FourierImage {
  *
  * @example
  * ```ts
- * import { fourierImage, initBackend } from "convscope";
+ * import { initBackend } from "convscope";
+ * import { fourierImage } from "./fourier.ts";
  * await initBackend();
  * const param = fourierImage(2, 64, 64, 7);
  * console.log(param.render().shape); // [2, 64, 64, 3]

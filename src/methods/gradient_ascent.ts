@@ -45,7 +45,8 @@ export function normalizeGradient(
  *
  * @example
  * ```ts
- * import { initBackend, noiseImage } from "convscope";
+ * import { initBackend } from "convscope";
+ * import { noiseImage } from "./gradient_ascent.ts";
  * await initBackend();
  * const x = noiseImage([64, 64, 3], 7);
  * console.log(x.shape); // [1, 64, 64, 3]
@@ -94,7 +95,8 @@ export function deprocessImage(
  *
  * @example
  * ```ts
- * import { initBackend, inChunks, tf } from "convscope";
+ * import { initBackend, tf } from "convscope";
+ * import { inChunks } from "./gradient_ascent.ts";
  * await initBackend();
  * const out = await inChunks(5, 2, (start, end) => tf.range(start, end));
  * out.print(); // [0, 1, 2, 3, 4]

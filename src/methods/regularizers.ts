@@ -195,7 +195,7 @@ export function scale(low = 0.9, high = 1.1): InputModifier {
  *
  * @example
  * ```ts
- * import { TF_KERAS_VIS_DEFAULTS } from "convscope";
+ * import { TF_KERAS_VIS_DEFAULTS } from "./regularizers.ts";
  * console.log(TF_KERAS_VIS_DEFAULTS.steps); // 200
  * ```
  */

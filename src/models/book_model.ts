@@ -7,7 +7,7 @@ import type * as tf from "@tensorflow/tfjs";
 import { fileURLToPath } from "node:url";
 import { loadModel } from "./save.ts";
 import { setModelInputRange } from "./metadata.ts";
-import type { History } from "../train/fit.ts";
+import type { History } from "./history.ts";
 
 /** Where the shipped weights live (tfjs layers format, float16). */
 export const BOOK_MODEL_DIR: string = fileURLToPath(

@@ -43,7 +43,7 @@ export interface H5File extends H5Node {
  *
  * @example
  * ```ts
- * import { isHdf5 } from "convscope";
+ * import { isHdf5 } from "./hdf5.ts";
  * console.log(isHdf5(new TextEncoder().encode("not hdf5"))); // false
  * ```
  */

@@ -394,7 +394,7 @@ function translateModelSettings(
  *
  * @example
  * ```ts
- * import { translateKerasConfig } from "convscope";
+ * import { translateKerasConfig } from "./keras_config.ts";
  * const { topology, notes } = translateKerasConfig({
  *   class_name: "Sequential",
  *   config: { name: "m", layers: [

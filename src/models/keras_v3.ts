@@ -33,7 +33,7 @@ import { assignLayerWeights, type WeightProblems } from "./weights.ts";
  *
  * @example
  * ```ts
- * import { kerasSnakeCase } from "convscope";
+ * import { kerasSnakeCase } from "./keras_v3.ts";
  * console.log(kerasSnakeCase("BatchNormalization")); // "batch_normalization"
  * ```
  */

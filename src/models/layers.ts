@@ -71,7 +71,8 @@ export function findLayer(model: tf.LayersModel, selector: LayerSelector): tf.la
  *
  * @example
  * ```ts
- * import { bookConvnet, selectLayers } from "convscope";
+ * import { bookConvnet } from "convscope";
+ * import { selectLayers } from "./layers.ts";
  * console.log(selectLayers(bookConvnet()).length); // 8
  * ```
  */
@@ -99,7 +100,8 @@ export function selectLayers(
  *
  * @example
  * ```ts
- * import { bookConvnet, initBackend, layerOutputShape } from "convscope";
+ * import { bookConvnet, initBackend } from "convscope";
+ * import { layerOutputShape } from "./layers.ts";
  * await initBackend();
  * console.log(layerOutputShape(bookConvnet().getLayer("conv2d_1"))); // [null, 148, 148, 32]
  * ```
@@ -121,7 +123,8 @@ export function layerOutputShape(layer: tf.layers.Layer): (number | null)[] {
  *
  * @example
  * ```ts
- * import { bookConvnet, layerOutput } from "convscope";
+ * import { bookConvnet } from "convscope";
+ * import { layerOutput } from "./layers.ts";
  * const model = bookConvnet();
  * console.log(layerOutput(model, model.getLayer("conv2d_1")).shape); // [null, 148, 148, 32]
  * ```

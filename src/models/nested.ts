@@ -24,7 +24,8 @@ function isModel(layer: tf.layers.Layer): layer is tf.LayersModel {
  *
  * @example
  * ```ts
- * import { bookConvnet, initBackend, walkLayers } from "convscope";
+ * import { bookConvnet, initBackend } from "convscope";
+ * import { walkLayers } from "./nested.ts";
  * await initBackend();
  * console.log(walkLayers(bookConvnet()).map((l) => l.path).slice(0, 2)); // ["conv2d_1", "max_pooling2d_1"]
  * ```
@@ -45,7 +46,8 @@ export function walkLayers(model: tf.LayersModel, prefix = ""): LayerPath[] {
  *
  * @example
  * ```ts
- * import { bookConvnet, findLayerDeep, initBackend } from "convscope";
+ * import { bookConvnet, initBackend } from "convscope";
+ * import { findLayerDeep } from "./nested.ts";
  * await initBackend();
  * console.log(findLayerDeep(bookConvnet(), "conv2d_4").path); // conv2d_4
  * ```

@@ -10,7 +10,7 @@ import { loadImage as skiaLoadImage } from "@napi-rs/canvas";
 import { Buffer } from "node:buffer";
 import { Figure, FONT_FAMILY } from "./figure.ts";
 import { JUPYTER_DISPLAY, type MimeBundle, toBase64 } from "../display/jupyter.ts";
-import type { History } from "../train/fit.ts";
+import type { History } from "../models/history.ts";
 
 /** A figure that is also an SVG document. */
 export class ChartFigure extends Figure {

@@ -41,8 +41,7 @@ export interface FeatureGridOptions {
  *
  * @example
  * ```ts
- * import type * as tf from "@tensorflow/tfjs";
- * import { normalizeChannels } from "convscope";
+ * import { normalizeChannels, tf } from "convscope";
  * const { bytes } = normalizeChannels(tf.zeros([1, 2, 2, 3]));
  * console.log(bytes[0]); // 128: a dead channel is flat mid-scale
  * ```

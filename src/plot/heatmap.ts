@@ -36,7 +36,8 @@ export interface OverlayOptions {
  *
  * @example
  * ```ts
- * import { initBackend, overlayRaster, tf } from "convscope";
+ * import { initBackend, tf } from "convscope";
+ * import { overlayRaster } from "./heatmap.ts";
  * await initBackend();
  * const raster = overlayRaster(tf.zeros([4, 4, 3]), tf.ones([2, 2]));
  * console.log(raster.width, raster.data.length); // 4 48

@@ -18,7 +18,7 @@ export type MatrixLike = Matrix | tf.Tensor | readonly (readonly number[])[];
  *
  * @example
  * ```ts
- * import { toMatrix } from "convscope";
+ * import { toMatrix } from "./matshow.ts";
  * console.log(toMatrix([[1, 2], [3, 4]]).width); // 2
  * ```
  */

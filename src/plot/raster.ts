@@ -57,7 +57,7 @@ export function filledRaster(
  *
  * @example
  * ```ts
- * import { colorize } from "convscope";
+ * import { colorize } from "./raster.ts";
  * const r = colorize({ width: 2, height: 1, data: [0, 1] }, { cmap: "gray" });
  * console.log(r.data); // Uint8Array [0, 0, 0, 255, 255, 255]
  * ```
@@ -76,7 +76,7 @@ export function colorize(matrix: Matrix, options: ColormapOptions = {}): Raster 
  *
  * @example
  * ```ts
- * import { upscaleNearest } from "convscope";
+ * import { upscaleNearest } from "./raster.ts";
  * const big = upscaleNearest({ width: 1, height: 1, data: new Uint8Array([1, 2, 3]) }, 2);
  * console.log(big.width, big.height); // 2 2
  * ```

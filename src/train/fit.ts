@@ -10,20 +10,9 @@ import { join } from "node:path";
 import type { ImageDataset } from "../data/dataset.ts";
 import { loadModel, saveModel } from "../models/save.ts";
 import { ProgressBar } from "../display/progress.ts";
+import type { History } from "../models/history.ts";
 
-/** Per-epoch metrics, like Keras' `history.history`. */
-export interface History {
-  /** Training loss per epoch. */
-  loss: number[];
-  /** Training accuracy per epoch. */
-  acc: number[];
-  /** Validation loss per epoch. */
-  val_loss: number[];
-  /** Validation accuracy per epoch. */
-  val_acc: number[];
-  /** Wall seconds per epoch. */
-  seconds: number[];
-}
+export type { History };
 
 /** Options of {@linkcode fit}. */
 export interface FitOptions {

@@ -5,8 +5,8 @@
  */
 import type * as tf from "@tensorflow/tfjs";
 import { getActivations, type LayersArg } from "../methods/activations.ts";
-import { featureGrid, type FeatureGridOptions } from "./feature_grid.ts";
-import type { Figure } from "./figure.ts";
+import { featureGrid, type FeatureGridOptions } from "../plot/feature_grid.ts";
+import type { Figure } from "../plot/figure.ts";
 
 /** Options of {@linkcode showActivations}. */
 export interface ShowActivationsOptions extends Omit<FeatureGridOptions, "title" | "channels"> {
