@@ -25,7 +25,7 @@
  *
  * @module
  */
-import type { KerasLayerConfig } from "./keras_config.ts";
+import type { KerasLayerConfig } from "./_keras_layer_config.ts";
 import { KerasFileError } from "./keras_file_error.ts";
 
 /** How a config numbers nodes: Keras 2 lists or Keras 3 tensor histories. */
