@@ -301,3 +301,75 @@ Deno.test("broken wiring ends in a named error well under a second, leaving noth
   }
   assert(tf.memory().numTensors === tensors, "a failed load left tensors behind");
 });
+
+/** A nested Sequential block (with its own InputLayer) applied twice: x → block → block. */
+function twiceConfig(dialect: "keras2" | "keras3") {
+  const block = {
+    module: "keras",
+    class_name: "Sequential",
+    config: {
+      name: "block",
+      layers: [
+        k2Layer("InputLayer", "block_input", { batch_input_shape: [null, 6, 6, 2] }),
+        k2Layer("Conv2D", "block_conv", { ...conv(2), padding: "same" }),
+      ],
+    },
+    registered_name: null,
+    name: "block",
+    // Keras 2 counts the block's built-in node: its calls are nodes 1 and 2.
+    // Keras 3 histories count calls from 0; only output_layers add the built-in node
+    // for a Functional, and a Sequential has none.
+    inbound_nodes: dialect === "keras2"
+      ? [[["input_1", 0, 0, {}]], [["block", 1, 0, {}]]]
+      : [0, 1].map((node) => ({
+        args: [{
+          class_name: "__keras_tensor__",
+          config: {
+            shape: [null, 6, 6, 2],
+            dtype: "float32",
+            keras_history: node === 0 ? ["input_1", 0, 0] : ["block", 0, 0],
+          },
+        }],
+        kwargs: {},
+      })),
+  };
+  return {
+    class_name: "Functional",
+    config: {
+      name: "twice",
+      layers: [k2Layer("InputLayer", "input_1", { batch_input_shape: [null, 6, 6, 2] }, []), block],
+      input_layers: [["input_1", 0, 0]],
+      output_layers: [["block", dialect === "keras2" ? 2 : 1, 0]],
+    },
+  };
+}
+
+Deno.test("a nested model called twice: the second call and the output reach the calls Keras means (Keras 2 and 3 numbering)", async () => {
+  const weights = {
+    "layers/sequential/layers/conv2d/vars/0": randomArray([3, 3, 2, 2], 81),
+    "layers/sequential/layers/conv2d/vars/1": randomArray([2], 82, 0.1),
+  };
+  const pixels = randomArray([6, 6, 2], 83, 1);
+  const block = (a: ref.Act) =>
+    ref.map(
+      ref.conv2d(
+        a,
+        weights["layers/sequential/layers/conv2d/vars/0"].data,
+        [3, 3, 2, 2],
+        weights["layers/sequential/layers/conv2d/vars/1"].data,
+        "same",
+      ),
+      ref.relu,
+    );
+  const expected = block(block({ data: Float64Array.from(pixels.data), shape: [6, 6, 2] }));
+  for (const [dialect, version] of [["keras2", "2.15.0"], ["keras3", "3.6.0"]] as const) {
+    const model = await loadKerasModel(
+      await kerasArchive(twiceConfig(dialect), { datasets: weights }, kerasMetadata(version)),
+    );
+    const got = tf.tidy(() =>
+      (model.predict(tf.tensor(pixels.data, [1, 6, 6, 2])) as tf.Tensor).dataSync()
+    );
+    assert(ref.maxAbsDiff(got, expected.data) <= 1e-5, `${dialect}: not block(block(x))`);
+    model.dispose();
+  }
+});
