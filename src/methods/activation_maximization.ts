@@ -11,7 +11,7 @@ import { findLayerDeep, outputActivation, walkLayers, withLinearOutput } from ".
 import { activationModel } from "./activations.ts";
 import { type InputModifier, type Regularizer, TF_KERAS_VIS_DEFAULTS } from "./regularizers.ts";
 import { SeededRandom } from "../data/random.ts";
-import { ProgressBar } from "../display/progress.ts";
+import { ascend, pixelImages } from "./ascend.ts";
 
 /** Options of {@linkcode maximizeActivation}. */
 export interface MaximizeOptions {
@@ -35,7 +35,7 @@ export interface MaximizeOptions {
   seed?: number;
   /** Stops early; the best images so far are returned. */
   signal?: AbortSignal;
-  /** Called after each step with the mean score. */
+  /** Called after each step with the mean objective (the score less the regularisers). */
   onStep?: (step: number, score: number) => void;
   /** Progress bar / live notebook output. Default false. */
   progress?: boolean;
@@ -93,83 +93,61 @@ export async function maximizeActivation(
   const extractor = isOutput ? model : activationModel(model, [target.layer.name]);
   const linear = (options.linear ?? true) && isOutput && outputActivation(model) !== "linear";
   const mask = tf.tidy(() => tf.oneHot(tf.tensor1d(indices, "int32"), units).toFloat());
+  const scoresOf = (input: tf.Tensor4D) => {
+    const forward = () => {
+      const out = extractor.apply(input, { training: false }) as tf.Tensor;
+      const perUnit = out.rank === 4 ? tf.mean(out, [1, 2]) : out;
+      return tf.sum(tf.mul(perUnit, mask), -1) as tf.Tensor1D;
+    };
+    return linear ? withLinearOutput(model, forward) : forward();
+  };
   const start = tf.randomUniform([n, ...inputShape], lo, hi, "float32", options.seed ?? 0);
-  const x = tf.variable(start);
+  const pixels = pixelImages(start as tf.Tensor4D);
   start.dispose();
-  let best = tf.keep(x.clone()) as tf.Tensor4D;
-  const bestLoss = new Array(n).fill(Infinity);
-  const bestStep = new Array(n).fill(0);
-  const bestScore = new Array(n).fill(NaN);
+  const [x] = pixels.variables;
   const optimizer = tf.train.rmsprop(
     options.learningRate ?? TF_KERAS_VIS_DEFAULTS.learningRate,
     0.999,
   );
-  const bar = options.progress ? new ProgressBar({ total: steps, label: "maximize" }) : undefined;
-  const scoresOf = (input: tf.Tensor4D) => {
-    const out = extractor.apply(input, { training: false }) as tf.Tensor;
-    const perUnit = out.rank === 4 ? tf.mean(out, [1, 2]) : out;
-    return tf.sum(tf.mul(perUnit, mask), -1) as tf.Tensor1D;
-  };
   try {
-    for (let step = 0; step < steps; step++) {
-      if (options.signal?.aborted) break;
-      if (modifiers.length > 0) {
-        const modified = tf.tidy(() =>
-          modifiers.reduce<tf.Tensor4D>((t, m) => m.apply(t, random), x as tf.Tensor4D)
-        );
-        x.assign(modified);
-        modified.dispose();
-      }
-      let perScore: number[] = [], perLoss: number[] = [];
-      const run = () => {
-        const { value, grads } = tf.variableGrads(() => {
-          const score = scoresOf(x as tf.Tensor4D);
-          let loss: tf.Tensor1D = tf.neg(score);
-          for (const r of regularizers) loss = tf.add(loss, r.apply(x as tf.Tensor4D));
-          perScore = [...score.dataSync()];
-          perLoss = [...loss.dataSync()];
-          return tf.sum(loss) as tf.Scalar;
-        }, [x]);
-        optimizer.applyGradients(grads);
-        tf.dispose([value, ...Object.values(grads)]);
-      };
-      // The loss belongs to the input before this update: keep that input if it is the best.
-      const before = x.clone();
-      if (linear) withLinearOutput(model, run);
-      else run();
-      const improved = perLoss.map((l, i) => l < bestLoss[i]);
-      if (improved.some(Boolean)) {
-        const keep = tf.tensor1d(improved.map((b) => (b ? 1 : 0)), "bool");
-        const next = tf.tidy(() =>
-          tf.where(
-            keep.reshape([n, 1, 1, 1]).tile([1, ...inputShape]),
-            before as tf.Tensor,
-            best as tf.Tensor,
-          )
-        );
-        best.dispose();
-        keep.dispose();
-        best = tf.keep(next) as tf.Tensor4D;
-        improved.forEach((b, i) => {
-          if (b) [bestLoss[i], bestScore[i], bestStep[i]] = [perLoss[i], perScore[i], step];
-        });
-      }
-      before.dispose();
-      const clipped = tf.clipByValue(x, lo, hi);
-      x.assign(clipped);
-      clipped.dispose();
-      const mean = perScore.reduce((a, b) => a + b, 0) / n;
-      options.onStep?.(step, mean);
-      bar?.tick({ score: mean });
-      await new Promise((resolve) => setTimeout(resolve, 0));
-    }
+    const { images, steps: bestStep } = await ascend(
+      (input) => {
+        let objective: tf.Tensor1D = scoresOf(input);
+        for (const r of regularizers) objective = tf.sub(objective, r.apply(input));
+        return objective;
+      },
+      pixels,
+      {
+        steps,
+        optimizer,
+        keepBest: true,
+        signal: options.signal,
+        progress: options.progress ? "maximize" : undefined,
+        beforeStep: () => {
+          if (modifiers.length === 0) return;
+          const modified = tf.tidy(() =>
+            modifiers.reduce<tf.Tensor4D>((t, m) => m.apply(t, random), x as tf.Tensor4D)
+          );
+          x.assign(modified);
+          modified.dispose();
+        },
+        afterStep: () => {
+          const clipped = tf.clipByValue(x, lo, hi);
+          x.assign(clipped);
+          clipped.dispose();
+        },
+        onStep: options.onStep,
+      },
+    );
+    // The unit's own activation at the returned images, without the penalties.
+    const scores = tf.tidy(() => scoresOf(images));
+    const values = [...((await scores.data()) as Float32Array)];
+    scores.dispose();
+    return { images, scores: values, bestStep };
   } finally {
-    bar?.done();
     optimizer.dispose();
     mask.dispose();
-    x.dispose();
   }
-  return { images: best, scores: bestScore, bestStep };
 }
 
 /**

@@ -15,11 +15,11 @@ import {
   type GradientNormalization,
   inChunks,
   noiseImage,
-  normalizeGradient,
 } from "./gradient_ascent.ts";
 import { ProgressBar } from "../display/progress.ts";
 import { SeededRandom } from "../data/random.ts";
-import { fourierImage, lucidTransforms } from "./fourier.ts";
+import { lucidTransforms } from "./fourier.ts";
+import { ascend, fourierImages, pixelImages } from "./ascend.ts";
 import { withLinearActivation, withLinearActivations } from "../models/nested.ts";
 
 /** Every knob of the book's filter-visualisation recipe. */
@@ -225,7 +225,7 @@ export async function filterPatterns(
 
   const raw = await inChunks(filters.length, chunk, async (start, end) => {
     const mine = filters.slice(start, end);
-    let x = tf.tidy(() =>
+    const startImages = tf.tidy(() =>
       tf.concat(
         mine.map((f) =>
           options.init
@@ -233,7 +233,7 @@ export async function filterPatterns(
             : noiseImage([height, width, depth], seed * 100_003 + f, { low, high })
         ),
         0,
-      )
+      ) as tf.Tensor4D
     );
     const mask = tf.tidy(() =>
       tf.oneHot(tf.tensor1d(mine, "int32"), channels).toFloat().reshape([
@@ -250,42 +250,33 @@ export async function filterPatterns(
           () => extractor.apply(input, { training: false }) as tf.Tensor4D,
         )
         : extractor.apply(input, { training: false }) as tf.Tensor4D;
-    const startImage = x.clone();
-    const loss = (input: tf.Tensor) => {
+    // Each image's own filter, averaged over the map (less a border, 2nd edition).
+    const filterMeans = (input: tf.Tensor) => {
       const out = objectiveOutput(input);
       const [, h, w] = out.shape;
       const inner = border > 0
         ? tf.slice(out, [0, border, border, 0], [-1, h - 2 * border, w - 2 * border, -1])
         : out;
-      const area = (h - 2 * border) * (w - 2 * border);
-      return tf.div(tf.sum(tf.mul(inner, mask)), area) as tf.Scalar;
+      return tf.sum(tf.mul(inner, mask), [1, 2, 3]).div(
+        (h - 2 * border) * (w - 2 * border),
+      ) as tf.Tensor1D;
     };
-    const valueAndGrad = tf.valueAndGrad(loss);
     try {
-      for (let step = 0; step < steps; step++) {
-        if (options.signal?.aborted) break;
-        const [next, value] = tf.tidy(() => {
-          const { value, grad } = valueAndGrad(x);
-          return [
-            tf.add(x, tf.mul(normalizeGradient(grad, options.normalize ?? "rms"), stepSize)),
-            value,
-          ];
-        });
-        x.dispose();
-        x = next;
-        const meanLoss = (await value.data())[0] / mine.length;
-        value.dispose();
-        options.onStep?.(step, meanLoss);
-        bar?.tick({ loss: meanLoss });
-        // Let timers and abort handlers run between steps.
-        await new Promise((resolve) => setTimeout(resolve, 0));
-      }
+      const { images } = await ascend(filterMeans, pixelImages(startImages), {
+        steps,
+        optimizer: { normalize: options.normalize ?? "rms", stepSize },
+        signal: options.signal,
+        onStep: (step, mean) => {
+          options.onStep?.(step, mean);
+          bar?.tick({ loss: mean });
+        },
+      });
       if (options.onFinalActivations) {
         const [means, change] = tf.tidy(() => {
-          const out = objectiveOutput(x);
+          const out = objectiveOutput(images);
           return [
             tf.sum(tf.mul(tf.mean(out, [1, 2], true), mask), [1, 2, 3]),
-            tf.div(tf.sqrt(tf.mean(tf.square(tf.sub(x, startImage)), [1, 2, 3])), pixel),
+            tf.div(tf.sqrt(tf.mean(tf.square(tf.sub(images, startImages)), [1, 2, 3])), pixel),
           ];
         });
         options.onFinalActivations(
@@ -296,11 +287,11 @@ export async function filterPatterns(
         means.dispose();
         change.dispose();
       }
+      return images;
     } finally {
       mask.dispose();
-      startImage.dispose();
+      startImages.dispose();
     }
-    return x;
   });
   bar?.done();
   const crop = options.crop ?? 0;
@@ -334,50 +325,47 @@ async function fourierPatterns(
   const images = await inChunks(filters.length, options.chunk, async (start, end) => {
     const mine = filters.slice(start, end);
     const n = mine.length;
-    const param = fourierImage(
-      n,
-      options.size,
-      options.size,
-      (options.seed ?? 0) * 100_003 + mine[0],
-    );
     const random = new SeededRandom((options.seed ?? 0) + mine[0]);
     const optimizer = tf.train.adam(options.stepSize ?? 0.05);
     const mask = tf.tidy(() =>
       tf.oneHot(tf.tensor1d(mine, "int32"), channels).toFloat().reshape([n, 1, 1, channels])
     );
+    const objective = (rendered: tf.Tensor4D) => {
+      let x = lucidTransforms(rendered, random);
+      // Fixed-size models get the transformed image resized back to their input.
+      if (fixedH != null && fixedW != null) x = tf.image.resizeBilinear(x, [fixedH, fixedW]);
+      const out = extractor.apply(tf.add(tf.mul(x, hi - lo), lo), {
+        training: false,
+      }) as tf.Tensor4D;
+      const [, h, w] = out.shape;
+      return tf.div(tf.sum(tf.mul(out, mask), [1, 2, 3]), h * w) as tf.Tensor1D;
+    };
     try {
-      for (let step = 0; step < steps; step++) {
-        if (options.signal?.aborted) break;
+      const { images } = await ascend(
         // Lucid's redirected ReLU, simplified: for the first steps every
         // activation up to the layer is linear, so that filters the grey start
         // image does not excite yet (dead ReLUs) still get a gradient.
-        const redirect = step < 16;
-        const objective = () => {
-          let x = lucidTransforms(param.render(), random);
-          // Fixed-size models get the transformed image resized back to their input.
-          if (fixedH != null && fixedW != null) x = tf.image.resizeBilinear(x, [fixedH, fixedW]);
-          const out = extractor.apply(tf.add(tf.mul(x, hi - lo), lo), {
-            training: false,
-          }) as tf.Tensor4D;
-          const [, h, w] = out.shape;
-          return tf.neg(tf.div(tf.sum(tf.mul(out, mask)), h * w * n)) as tf.Scalar;
-        };
-        const value = optimizer.minimize(
-          () => redirect ? withLinearActivations(upstream, objective) : objective(),
-          true,
-          [param.spectrum],
-        );
-        const loss = -(await value!.data())[0];
-        value!.dispose();
-        options.onStep?.(step, loss);
-        bar?.tick({ activation: loss });
-        await new Promise((resolve) => setTimeout(resolve, 0));
-      }
-      return tf.tidy(() => tf.cast(tf.floor(tf.mul(param.render(), 255.999)), "int32"));
+        (rendered, step) =>
+          step < 16
+            ? withLinearActivations(upstream, () => objective(rendered))
+            : objective(rendered),
+        fourierImages(n, options.size, (options.seed ?? 0) * 100_003 + mine[0]),
+        {
+          steps,
+          optimizer,
+          signal: options.signal,
+          onStep: (step, activation) => {
+            options.onStep?.(step, activation);
+            bar?.tick({ activation });
+          },
+        },
+      );
+      const pixels = tf.tidy(() => tf.cast(tf.floor(tf.mul(images, 255.999)), "int32"));
+      images.dispose();
+      return pixels;
     } finally {
       optimizer.dispose();
       mask.dispose();
-      param.dispose();
     }
   });
   bar?.done();
