@@ -90,3 +90,35 @@ Deno.test("replaceToLinear returns a linear copy and leaves the original alone",
   tf.dispose([x, p, z]);
   copy.dispose();
 });
+
+Deno.test("one sigmoid output is two classes for maximisation too: class 0 lowers the logit, class 1 raises it", async () => {
+  const { bookConvnet } = await import("../mod.ts");
+  const model = bookConvnet({ seed: 11 });
+  const logit = (images: tf.Tensor4D) =>
+    tf.tidy(() => {
+      const dense = model.getLayer("dense_2") as unknown as { activation: unknown };
+      const saved = dense.activation;
+      dense.activation = { apply: (x: tf.Tensor) => x, getClassName: () => "linear" };
+      try {
+        return [...(model.predict(images) as tf.Tensor).dataSync()];
+      } finally {
+        dense.activation = saved;
+      }
+    });
+  const { images, scores } = await maximizeActivation(model, {
+    index: [0, 1],
+    inputRange: [0, 1],
+    steps: 6,
+    regularizers: [],
+    inputModifiers: [],
+  });
+  const [cat, dog] = logit(images);
+  // Each image's score is its class's: −logit for class 0, +logit for class 1.
+  assert(
+    Math.abs(scores[0] + cat) < 1e-4 && Math.abs(scores[1] - dog) < 1e-4,
+    `${scores} vs ${cat}, ${dog}`,
+  );
+  assert(dog > cat, `class 1's image should have the higher logit: ${cat} vs ${dog}`);
+  images.dispose();
+  model.dispose();
+});

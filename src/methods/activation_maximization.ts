@@ -12,6 +12,7 @@ import { activationModel } from "./activations.ts";
 import { type InputModifier, type Regularizer, TF_KERAS_VIS_DEFAULTS } from "./regularizers.ts";
 import { SeededRandom } from "../data/random.ts";
 import { ascend, pixelImages } from "./ascend.ts";
+import { classScore } from "./scores.ts";
 
 /** Options of {@linkcode maximizeActivation}. */
 export interface MaximizeOptions {
@@ -76,8 +77,12 @@ export async function maximizeActivation(
     target.layer === layers[layers.length - 1].layer;
   const outShape = target.layer.outputShape as (number | null)[];
   const units = outShape[outShape.length - 1]!;
+  // A classifier's single sigmoid unit stands for two classes, as everywhere
+  // (classScore): class 1 climbs its logit, class 0 the logit's negation.
+  const binary = isOutput && units === 1;
   for (const i of indices) {
-    if (!Number.isInteger(i) || i < 0 || i >= units) {
+    if (binary) classScore([0.5], i);
+    else if (!Number.isInteger(i) || i < 0 || i >= units) {
       throw new Error(
         `index ${i} is out of range: layer "${target.path}" has ${units} units (0–${units - 1})`,
       );
@@ -92,7 +97,11 @@ export async function maximizeActivation(
   const random = new SeededRandom(options.seed ?? 0);
   const extractor = isOutput ? model : activationModel(model, [target.layer.name]);
   const linear = (options.linear ?? true) && isOutput && outputActivation(model) !== "linear";
-  const mask = tf.tidy(() => tf.oneHot(tf.tensor1d(indices, "int32"), units).toFloat());
+  const mask = tf.tidy(() =>
+    binary
+      ? tf.tensor2d(indices.map((i) => [i === 1 ? 1 : -1]))
+      : tf.oneHot(tf.tensor1d(indices, "int32"), units).toFloat()
+  );
   const scoresOf = (input: tf.Tensor4D) => {
     const forward = () => {
       const out = extractor.apply(input, { training: false }) as tf.Tensor;

@@ -6,6 +6,7 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
+import { classScore } from "./scores.ts";
 import { layerOutputShape } from "../models/layers.ts";
 import { asBatch } from "./activations.ts";
 import {
@@ -90,25 +91,17 @@ export function gradCam(
   try {
     const prediction = tf.tidy(() => [...(model.predict(batch) as tf.Tensor).dataSync()]);
     const activation = outputActivation(model);
-    const sigmoidBinary = prediction.length === 1;
-    const classIndex = options.classIndex ??
-      (sigmoidBinary ? (prediction[0] > 0.5 ? 1 : 0) : prediction.indexOf(Math.max(...prediction)));
-    const classes = sigmoidBinary ? 2 : prediction.length;
-    if (!Number.isInteger(classIndex) || classIndex < 0 || classIndex >= classes) {
-      throw new Error(
-        `classIndex ${classIndex} is out of range: the model has ${classes} classes (0–${
-          classes - 1
-        })`,
-      );
-    }
+    const { classIndex, binary: sigmoidBinary, score } = classScore(prediction, options.classIndex);
     const useLogit = (options.score ?? "logit") === "logit" || sigmoidBinary;
     const method = options.method ?? "gradcam";
     const [heatmap, empty] = tf.tidy(() => {
-      const { value: conv, grads } = gradientAtLayer(model, batch, layer, (out) => {
-        const column = tf.slice(out, [0, sigmoidBinary ? 0 : classIndex], [-1, 1]);
-        // A single sigmoid unit scores "class 1" by its logit and "class 0" by its negation.
-        return tf.sum(sigmoidBinary && classIndex === 0 ? tf.neg(column) : column) as tf.Scalar;
-      }, useLogit && activation !== "linear");
+      const { value: conv, grads } = gradientAtLayer(
+        model,
+        batch,
+        layer,
+        score,
+        useLogit && activation !== "linear",
+      );
       const cam = combine(method, conv, grads);
       conv.dispose();
       const peak = tf.max(cam).dataSync()[0];

@@ -5,6 +5,7 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
+import { classScore } from "./scores.ts";
 import { asBatch } from "./activations.ts";
 import { outputActivation, withLinearOutput } from "../models/nested.ts";
 
@@ -42,14 +43,9 @@ export function saliency(
   try {
     return tf.tidy(() => {
       const prediction = (model.predict(batch) as tf.Tensor).dataSync();
-      const binary = prediction.length === 1;
-      const classIndex = options.classIndex ??
-        (binary ? (prediction[0] > 0.5 ? 1 : 0) : prediction.indexOf(Math.max(...prediction)));
-      const score = (x: tf.Tensor) => {
-        const out = model.apply(x, { training: false }) as tf.Tensor;
-        const column = tf.slice(out, [0, binary ? 0 : classIndex], [-1, 1]);
-        return tf.sum(binary && classIndex === 0 ? tf.neg(column) : column) as tf.Scalar;
-      };
+      const chosen = classScore(prediction, options.classIndex);
+      const score = (x: tf.Tensor) =>
+        chosen.score(model.apply(x, { training: false }) as tf.Tensor);
       const gradOf = (x: tf.Tensor) =>
         outputActivation(model) === "linear"
           ? tf.grad(score)(x)
