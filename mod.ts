@@ -68,8 +68,8 @@ export {
   loadBookModelTraining,
 } from "./src/models/book_model.ts";
 export { modelInputRange, setModelInputRange } from "./src/models/metadata.ts";
-export { findLayer, type LayerSelector } from "./src/models/layers.ts";
-export { lastConvLayer, type LayerPath } from "./src/models/nested.ts";
+export { findLayer, type LayerPath, type LayerSelector } from "./src/models/layers.ts";
+export { lastConvLayer } from "./src/models/nested.ts";
 
 // Activations: what each layer outputs for one picture (5.4.1).
 export {

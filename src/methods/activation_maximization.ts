@@ -7,7 +7,8 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { modelInputRange } from "../models/metadata.ts";
-import { findLayerDeep, outputActivation, walkLayers, withLinearOutput } from "../models/nested.ts";
+import { outputActivation, withLinearOutput } from "../models/nested.ts";
+import { resolveLayer, walkLayers } from "../models/layers.ts";
 import { activationModel } from "./activations.ts";
 import { type InputModifier, type Regularizer, TF_KERAS_VIS_DEFAULTS } from "./regularizers.ts";
 import { SeededRandom } from "../data/random.ts";
@@ -72,7 +73,7 @@ export async function maximizeActivation(
 ): Promise<MaximizeResult> {
   const indices = typeof options.index === "number" ? [options.index] : [...options.index];
   const layers = walkLayers(model);
-  const target = options.layer ? findLayerDeep(model, options.layer) : layers[layers.length - 1];
+  const target = options.layer ? resolveLayer(model, options.layer) : layers[layers.length - 1];
   const isOutput = target === layers[layers.length - 1] ||
     target.layer === layers[layers.length - 1].layer;
   const outShape = target.layer.outputShape as (number | null)[];

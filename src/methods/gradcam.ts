@@ -7,15 +7,9 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { classScore } from "./scores.ts";
-import { layerOutputShape } from "../models/layers.ts";
+import { layerOutputShape, resolveLayer } from "../models/layers.ts";
 import { asBatch } from "./activations.ts";
-import {
-  findLayerDeep,
-  lastConvLayer,
-  outputActivation,
-  withLinearOutput,
-  withProbe,
-} from "../models/nested.ts";
+import { lastConvLayer, outputActivation, withLinearOutput, withProbe } from "../models/nested.ts";
 
 /** Which CAM. */
 export type CamMethod = "gradcam" | "gradcam++" | "layercam";
@@ -78,9 +72,7 @@ export function gradCam(
   image: tf.Tensor,
   options: GradCamOptions = {},
 ): GradCamResult {
-  const { layer, path } = options.layer
-    ? findLayerDeep(model, options.layer)
-    : lastConvLayer(model);
+  const { layer, path } = options.layer ? resolveLayer(model, options.layer) : lastConvLayer(model);
   const shape = layerOutputShape(layer);
   if (shape.length !== 4) {
     throw new Error(

@@ -25,26 +25,66 @@ function describe(model: tf.LayersModel): string {
   return model.layers.map((l, i) => `${i}: ${l.name} (${l.getClassName()})`).join(", ");
 }
 
+/** A layer and the path of model names that leads to it. */
+export interface LayerPath {
+  /** The layer. */
+  layer: tf.layers.Layer;
+  /** e.g. `"vgg16/block5_conv3"`; just the name for top-level layers. */
+  path: string;
+}
+
+function isModel(layer: tf.layers.Layer): layer is tf.LayersModel {
+  return Array.isArray((layer as unknown as { layers?: unknown }).layers);
+}
+
 /**
- * Resolves one selector to a layer, or throws an error listing the valid names.
+ * Every layer of a model in execution order, descending into nested models.
  *
  * @example
  * ```ts
- * import { bookConvnet, findLayer } from "convscope";
- * console.log(findLayer(bookConvnet(), "conv2d_2").name); // conv2d_2
+ * import { bookConvnet, initBackend } from "convscope";
+ * import { walkLayers } from "./layers.ts";
+ * await initBackend();
+ * console.log(walkLayers(bookConvnet()).map((l) => l.path).slice(0, 2)); // ["conv2d_1", "max_pooling2d_1"]
  * ```
  */
-export function findLayer(model: tf.LayersModel, selector: LayerSelector): tf.layers.Layer {
+export function walkLayers(model: tf.LayersModel, prefix = ""): LayerPath[] {
+  const out: LayerPath[] = [];
+  for (const layer of model.layers) {
+    const path = prefix + layer.name;
+    if (isModel(layer)) out.push(...walkLayers(layer, `${path}/`));
+    else out.push({ layer, path });
+  }
+  return out;
+}
+
+/**
+ * The one layer resolver: a name (a top-level layer, or one inside nested
+ * models, also as a path `"base/block5_conv3"`), an index into
+ * `model.layers` (negative counts from the end), or a predicate over
+ * `model.layers`. Throws an error listing the valid choices.
+ *
+ * @example
+ * ```ts
+ * import { bookConvnet } from "convscope";
+ * import { resolveLayer } from "./layers.ts";
+ * console.log(resolveLayer(bookConvnet(), -1).path); // dense_2
+ * ```
+ */
+export function resolveLayer(model: tf.LayersModel, selector: LayerSelector): LayerPath {
   if (typeof selector === "string") {
-    const layer = model.layers.find((l) => l.name === selector);
-    if (!layer) {
+    const top = model.layers.find((l) => l.name === selector);
+    if (top) return { layer: top, path: top.name };
+    const all = walkLayers(model);
+    const hit = all.find((l) => l.path === selector) ?? all.find((l) => l.layer.name === selector);
+    if (!hit) {
       throw new Error(
         `No layer named "${selector}" in model "${model.name}". Valid names: ${
-          model.layers.map((l) => l.name).join(", ")
+          all.map((l) => l.path).join(", ")
         }`,
       );
     }
-    return layer;
+    return hit;
   }
   if (typeof selector === "number") {
     const n = model.layers.length;
@@ -56,13 +96,27 @@ export function findLayer(model: tf.LayersModel, selector: LayerSelector): tf.la
         })`,
       );
     }
-    return model.layers[index];
+    return { layer: model.layers[index], path: model.layers[index].name };
   }
   const layer = model.layers.find((l, i) => selector(l, i));
   if (!layer) {
     throw new Error(`No layer of model "${model.name}" matches the predicate (${describe(model)})`);
   }
-  return layer;
+  return { layer, path: layer.name };
+}
+
+/**
+ * A layer by name (nested models too), index or predicate, or an error
+ * listing the valid names.
+ *
+ * @example
+ * ```ts
+ * import { bookConvnet, findLayer } from "convscope";
+ * console.log(findLayer(bookConvnet(), "conv2d_2").name); // conv2d_2
+ * ```
+ */
+export function findLayer(model: tf.LayersModel, selector: LayerSelector): tf.layers.Layer {
+  return resolveLayer(model, selector).layer;
 }
 
 /**

@@ -5,65 +5,7 @@
  * @module
  */
 import type * as tf from "@tensorflow/tfjs";
-import { isConv, layerOutputShape } from "./layers.ts";
-
-/** A layer and the path of model names that leads to it. */
-export interface LayerPath {
-  /** The layer. */
-  layer: tf.layers.Layer;
-  /** e.g. `"vgg16/block5_conv3"`; just the name for top-level layers. */
-  path: string;
-}
-
-function isModel(layer: tf.layers.Layer): layer is tf.LayersModel {
-  return Array.isArray((layer as unknown as { layers?: unknown }).layers);
-}
-
-/**
- * Every layer of a model in execution order, descending into nested models.
- *
- * @example
- * ```ts
- * import { bookConvnet, initBackend } from "convscope";
- * import { walkLayers } from "./nested.ts";
- * await initBackend();
- * console.log(walkLayers(bookConvnet()).map((l) => l.path).slice(0, 2)); // ["conv2d_1", "max_pooling2d_1"]
- * ```
- */
-export function walkLayers(model: tf.LayersModel, prefix = ""): LayerPath[] {
-  const out: LayerPath[] = [];
-  for (const layer of model.layers) {
-    const path = prefix + layer.name;
-    if (isModel(layer)) out.push(...walkLayers(layer, `${path}/`));
-    else out.push({ layer, path });
-  }
-  return out;
-}
-
-/**
- * Finds a layer by name or path (`"base/block5_conv3"`), also inside nested
- * models; an unknown name lists the valid ones.
- *
- * @example
- * ```ts
- * import { bookConvnet, initBackend } from "convscope";
- * import { findLayerDeep } from "./nested.ts";
- * await initBackend();
- * console.log(findLayerDeep(bookConvnet(), "conv2d_4").path); // conv2d_4
- * ```
- */
-export function findLayerDeep(model: tf.LayersModel, name: string): LayerPath {
-  const all = walkLayers(model);
-  const hit = all.find((l) => l.path === name) ?? all.find((l) => l.layer.name === name);
-  if (!hit) {
-    throw new Error(
-      `No layer named "${name}" in model "${model.name}". Valid names: ${
-        all.map((l) => l.path).join(", ")
-      }`,
-    );
-  }
-  return hit;
-}
+import { isConv, layerOutputShape, type LayerPath, walkLayers } from "./layers.ts";
 
 /**
  * The layer Grad-CAM should look at: the last convolution whose output is a
