@@ -7,7 +7,7 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { modelInputRange } from "../models/metadata.ts";
-import { outputActivation, withLinearOutput } from "../models/nested.ts";
+import { linearize, outputActivation, outputLayer, withLinearOutput } from "../models/nested.ts";
 import { resolveLayer, walkLayers } from "../models/layers.ts";
 import { activationModel } from "./activations.ts";
 import { type InputModifier, type Regularizer, TF_KERAS_VIS_DEFAULTS } from "./regularizers.ts";
@@ -181,15 +181,9 @@ export async function replaceToLinear(model: tf.LayersModel): Promise<tf.LayersM
       modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: "JSON" },
     });
   }));
-  const topology = JSON.parse(JSON.stringify(artifacts!.modelTopology)) as {
-    config: { layers: { config: { activation?: string } }[] } | { config: { layers: unknown[] } };
-  };
-  const layers =
-    (topology as { config: { layers: { config: { activation?: string } }[] } }).config.layers;
-  const last = layers[layers.length - 1];
-  if (last?.config?.activation !== undefined) last.config.activation = "linear";
-  const copy = await tf.loadLayersModel(
-    tf.io.fromMemory({ ...artifacts!, modelTopology: topology }),
-  );
+  const copy = await tf.loadLayersModel(tf.io.fromMemory(artifacts!));
+  // The same swap withLinearOutput makes for a while, made for good on the copy.
+  const last = outputLayer(copy);
+  if (last) linearize(last);
   return copy;
 }

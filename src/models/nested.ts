@@ -67,9 +67,28 @@ export function withProbe<T>(
  * restored afterwards, so the caller's model is never changed.
  */
 export function withLinearOutput<T>(model: tf.LayersModel, fn: () => T): T {
-  const layers = walkLayers(model);
-  const last = layers[layers.length - 1]?.layer;
+  const last = outputLayer(model);
   return last ? withLinearActivation(last, fn) : fn();
+}
+
+type WithActivation = {
+  activation?: { getClassName(): string; apply(x: tf.Tensor): tf.Tensor };
+};
+
+/**
+ * The one way convscope makes an output linear: `layer`'s activation becomes
+ * the identity (so its pre-activation is what comes out). Returns the
+ * function that puts the activation back.
+ */
+export function linearize(layer: tf.layers.Layer): () => void {
+  const target = layer as unknown as WithActivation;
+  const activation = target.activation;
+  if (!activation || activation.getClassName() === "linear") return () => {};
+  const linear = { getClassName: () => "linear", apply: (x: tf.Tensor) => x };
+  target.activation = linear as typeof activation;
+  return () => {
+    target.activation = activation;
+  };
 }
 
 /**
@@ -77,18 +96,18 @@ export function withLinearOutput<T>(model: tf.LayersModel, fn: () => T): T {
  * pre-activation is what comes out), then restores it.
  */
 export function withLinearActivation<T>(layer: tf.layers.Layer, fn: () => T): T {
-  const target = layer as unknown as {
-    activation?: { getClassName(): string; apply(x: tf.Tensor): tf.Tensor };
-  };
-  const activation = target.activation;
-  if (!activation || activation.getClassName() === "linear") return fn();
-  const linear = { getClassName: () => "linear", apply: (x: tf.Tensor) => x };
-  target.activation = linear as typeof activation;
+  const restore = linearize(layer);
   try {
     return fn();
   } finally {
-    target.activation = activation;
+    restore();
   }
+}
+
+/** The last layer of a model, inside nested models too. */
+export function outputLayer(model: tf.LayersModel): tf.layers.Layer | undefined {
+  const layers = walkLayers(model);
+  return layers[layers.length - 1]?.layer;
 }
 
 /** The class name of the model's final activation (`"softmax"`, `"sigmoid"`, `"linear"` …). */
