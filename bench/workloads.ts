@@ -168,7 +168,7 @@ console.error(`${backend}${stock ? " (stock input gradient)" : ""}: ${JSON.strin
     const flops = 2 * convFlops(model, layer, [150, 150]);
     await time(`ascent step VGG16 → ${layer} 150², batch 1`, async () => {
       const out = await filterPatterns(model, layer, [0], {
-        size: 150,
+        inputSize: 150,
         steps: 1,
         deprocess: "none",
       });
@@ -186,7 +186,7 @@ console.error(`${backend}${stock ? " (stock input gradient)" : ""}: ${JSON.strin
     const flops = 2 * convFlops(model, layer, [150, 150]) * 64;
     await time(name, async () => {
       const out = await filterPatterns(model, layer, Array.from({ length: 64 }, (_, i) => i), {
-        size: 150,
+        inputSize: 150,
         steps: 1,
         deprocess: "none",
       });
@@ -202,7 +202,7 @@ console.error(`${backend}${stock ? " (stock input gradient)" : ""}: ${JSON.strin
         "block3_conv1",
         Array.from({ length: 64 }, (_, i) => i),
         {
-          size: 64,
+          inputSize: 64,
           steps: 10,
         },
       );
@@ -210,7 +210,7 @@ console.error(`${backend}${stock ? " (stock input gradient)" : ""}: ${JSON.strin
     }, { maxRuns: 1, budgetMs: 0, items: 640, unit: "filter-steps/s" });
     await time("filter grid block3_conv1 64²: one filter at a time, per filter-step", async () => {
       for (let f = 0; f < 8; f++) {
-        const out = await filterPatterns(model, "block3_conv1", [f], { size: 64, steps: 10 });
+        const out = await filterPatterns(model, "block3_conv1", [f], { inputSize: 64, steps: 10 });
         out.dispose();
       }
     }, { maxRuns: 1, budgetMs: 0, items: 80, unit: "filter-steps/s" });

@@ -122,7 +122,7 @@ for (const [i, layer] of convLayers.entries()) {
     filters: quick ? 16 : 64,
     cols: quick ? 4 : 8,
     steps: quick ? 10 : 40,
-    size: 64,
+    inputSize: 64,
   });
   await add(
     `filters_${layer}`,
@@ -136,7 +136,7 @@ for (const [i, layer] of convLayers.entries()) {
 }
 
 {
-  const common = { filters: 8, cols: 4, size: 80 };
+  const common = { filters: 8, cols: 4, inputSize: 80 };
   const figure = hstack([
     await filterGrid(model, "conv2d_3", {
       ...common,

@@ -62,7 +62,7 @@ for (const figure of showActivations(model, input)) {
 }
 
 for (const layer of ["conv2d_1", "conv2d_2", "conv2d_3", "conv2d_4"]) {
-  await save(await filterGrid(model, layer, { size: 64, steps: 40 }), `filters_${layer}`);
+  await save(await filterGrid(model, layer, { inputSize: 64, steps: 40 }), `filters_${layer}`);
 }
 
 const cam = gradCam(model, input, { classIndex: 0, classNames: ["cat", "dog"] });

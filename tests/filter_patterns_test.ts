@@ -44,7 +44,7 @@ Deno.test("gradient ascent increases the target filter's mean activation", async
     });
   const start = tf.randomUniform([1, 48, 48, 3], 128, 148, "float32", 5 * 100_003 + 5);
   const raw = await filterPatterns(model, "block2_conv1", [5], {
-    size: 48,
+    inputSize: 48,
     steps: 10,
     seed: 5,
     deprocess: "none",
@@ -57,7 +57,7 @@ Deno.test("gradient ascent increases the target filter's mean activation", async
 Deno.test("batched ascent gives the same pixels as one filter at a time, and chunking changes nothing", async () => {
   const model = bookConvnet();
   const filters = [0, 3, 7, 12];
-  const opts = { size: 150, steps: 5, seed: 11 };
+  const opts = { inputSize: 150, steps: 5, seed: 11 };
   const batched = await filterPatterns(model, "conv2d_2", filters, opts);
   const chunked = await filterPatterns(model, "conv2d_2", filters, { ...opts, batchSize: 3 });
   const single = await Promise.all(
@@ -88,7 +88,7 @@ Deno.test("1,000 ascent steps keep the tensor count flat; abort returns what was
   let steps = 0;
   let during = 0;
   const out = await filterPatterns(model, "conv2d_1", [1], {
-    size: 150,
+    inputSize: 150,
     steps: 1000,
     onStep: () => {
       steps++;
@@ -128,7 +128,7 @@ Deno.test("Lucid's Fourier parameterisation: valid images, and the ascent raises
   const model = vgg16({ includeTop: false, seed: 5 });
   const losses: number[] = [];
   const out = await filterPatterns(model, "block1_conv2", [3], {
-    size: 48,
+    inputSize: 48,
     steps: 40,
     parameterization: "fourier",
     inputRange: [-120, 135],
@@ -145,7 +145,7 @@ Deno.test("the book's noise and step are scaled into the model's input range, wh
   const model = bookConvnet({ seed: 4 });
   const start = async (opts: object) => {
     const x = await filterPatterns(model, "conv2d_1", [0], {
-      size: 32,
+      inputSize: 32,
       steps: 0,
       deprocess: "none",
       ...opts,
@@ -165,8 +165,16 @@ Deno.test("the book's noise and step are scaled into the model's input range, wh
   const [loX] = await start({ inputRange: [0, 255] });
   assert(loX >= 128);
   // One step moves pixels by about one pixel level of that range (RMS-normalised).
-  const a = await filterPatterns(model, "conv2d_1", [0], { size: 32, steps: 0, deprocess: "none" });
-  const b = await filterPatterns(model, "conv2d_1", [0], { size: 32, steps: 1, deprocess: "none" });
+  const a = await filterPatterns(model, "conv2d_1", [0], {
+    inputSize: 32,
+    steps: 0,
+    deprocess: "none",
+  });
+  const b = await filterPatterns(model, "conv2d_1", [0], {
+    inputSize: 32,
+    steps: 1,
+    deprocess: "none",
+  });
   const rms = Math.sqrt(tf.tidy(() => tf.mean(tf.square(tf.sub(b, a)))).dataSync()[0]);
   // (The book's + 1e-5 in the RMS shrinks steps a little when gradients are tiny.)
   assertAlmostEquals(rms, 1 / 255, 0.1 / 255);
@@ -192,7 +200,7 @@ Deno.test("a filter that never fires after its ReLU: noise with the 1st edition'
     const fig = await filterGrid(model, "conv2d_1", {
       filters: 4,
       cols: 2,
-      size: 32,
+      inputSize: 32,
       steps: 12,
       objective,
       onFinalActivations: (_, means, change) => {

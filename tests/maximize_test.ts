@@ -47,7 +47,7 @@ Deno.test("maximizing a class raises its logit; best images are kept; no tensor 
     });
   const start = tf.randomUniform([2, 28, 28, 1], 0, 1, "float32", 0);
   const options = {
-    index: [3, 7],
+    classIndex: [3, 7],
     inputRange: [0, 1] as [number, number],
     steps: 30,
     learningRate: 0.01,
@@ -72,7 +72,7 @@ Deno.test("maximizing a class raises its logit; best images are kept; no tensor 
   assert(tf.tidy(() => images.min().dataSync()[0] >= 0 && images.max().dataSync()[0] <= 1));
   tf.dispose([images, start]);
   await assertRejects(
-    () => maximizeActivation(model, { index: 10 }),
+    () => maximizeActivation(model, { classIndex: 10 }),
     'index 10 is out of range: layer "preds" has 10 units',
   );
 });
@@ -106,7 +106,7 @@ Deno.test("one sigmoid output is two classes for maximisation too: class 0 lower
       }
     });
   const { images, scores } = await maximizeActivation(model, {
-    index: [0, 1],
+    classIndex: [0, 1],
     inputRange: [0, 1],
     steps: 6,
     regularizers: [],

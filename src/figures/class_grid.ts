@@ -12,7 +12,7 @@ import { imshow, matshow } from "../plot/matshow.ts";
 import { type Figure, hstack } from "../plot/figure.ts";
 
 /** Options of {@linkcode classGrid}. */
-export interface ClassGridOptions extends Omit<MaximizeOptions, "index"> {
+export interface ClassGridOptions extends Omit<MaximizeOptions, "classIndex"> {
   /** Label of each class, e.g. digits or ImageNet names. */
   labels?: readonly string[];
   /** Tiles per row. Default 5. */
@@ -39,7 +39,7 @@ export async function classGrid(
   classes: readonly number[],
   options: ClassGridOptions = {},
 ): Promise<Figure> {
-  const { images, scores } = await maximizeActivation(model, { ...options, index: classes });
+  const { images, scores } = await maximizeActivation(model, { ...options, classIndex: classes });
   const [lo, hi] = options.inputRange ?? modelInputRange(model) ?? TF_KERAS_VIS_DEFAULTS.inputRange;
   const size = options.size ?? 112;
   const figures = classes.map((c, i) => {

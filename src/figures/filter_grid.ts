@@ -20,7 +20,7 @@ export interface FilterGridOptions extends FilterPatternOptions {
   /** Tiles per row. Default 8. */
   cols?: number;
   /** Pixels between tiles (black, as in the book). Default 5. */
-  margin?: number;
+  gap?: number;
   /** `"row"` (default) or `"column"` (the 1st edition's `i + j * 8` order). */
   order?: "row" | "column";
   /** Title; default `"<layer>: filters a–b"`. */
@@ -78,12 +78,12 @@ export async function filterGrid(
   const first = options.first ?? 0;
   const count = Math.min(options.filters ?? 64, Math.max(0, channels - first));
   const filters = Array.from({ length: count }, (_, i) => first + i);
-  const size = options.size ?? 64;
+  const size = options.inputSize ?? 64;
   const silent: number[] = [];
   const noiseLevel = startNoiseLevel(options);
   const patterns = await filterPatterns(model, target, filters, {
     ...options,
-    size,
+    inputSize: size,
     onFinalActivations(batch, means, change) {
       // A tile the ascent moved less than the start noise still looks like noise.
       batch.forEach((f, i) => change[i] < noiseLevel && silent.push(f));
@@ -102,7 +102,7 @@ export async function filterGrid(
   });
   const grid = tileRasters(tiles, {
     cols: options.cols ?? 8,
-    gap: options.margin ?? 5,
+    gap: options.gap ?? 5,
     background: [0, 0, 0],
     order: options.order,
   });

@@ -17,8 +17,12 @@ import { classScore } from "./scores.ts";
 
 /** Options of {@linkcode maximizeActivation}. */
 export interface MaximizeOptions {
-  /** Unit(s) to maximise: one image per index. */
-  index: number | readonly number[];
+  /**
+   * Class(es) to maximise, one image each: units of the output layer (a single
+   * sigmoid unit counts as classes 0 and 1), or of `layer` (dense units, or
+   * channels of a convolution, by their mean).
+   */
+  classIndex: number | readonly number[];
   /** Layer name or path; default the model's output layer. Dense layers: unit; conv layers: channel mean. */
   layer?: string;
   /** Value range of the input; the start is uniform noise in it and steps are clipped to it. Default [0, 255]. */
@@ -62,7 +66,7 @@ export interface MaximizeResult {
  * import { initBackend, maximizeActivation, mnistConvnet } from "convscope";
  * await initBackend();
  * const { images, scores } = await maximizeActivation(mnistConvnet(), {
- *   index: [0, 1, 2], inputRange: [0, 1], steps: 50,
+ *   classIndex: [0, 1, 2], inputRange: [0, 1], steps: 50,
  * });
  * console.log(images.shape, scores); // [3, 28, 28, 1] […]
  * ```
@@ -71,7 +75,9 @@ export async function maximizeActivation(
   model: tf.LayersModel,
   options: MaximizeOptions,
 ): Promise<MaximizeResult> {
-  const indices = typeof options.index === "number" ? [options.index] : [...options.index];
+  const indices = typeof options.classIndex === "number"
+    ? [options.classIndex]
+    : [...options.classIndex];
   const layers = walkLayers(model);
   const target = options.layer ? resolveLayer(model, options.layer) : layers[layers.length - 1];
   const isOutput = target === layers[layers.length - 1] ||
@@ -85,7 +91,9 @@ export async function maximizeActivation(
     if (binary) classScore([0.5], i);
     else if (!Number.isInteger(i) || i < 0 || i >= units) {
       throw new Error(
-        `index ${i} is out of range: layer "${target.path}" has ${units} units (0–${units - 1})`,
+        `classIndex ${i} is out of range: layer "${target.path}" has ${units} units (0–${
+          units - 1
+        })`,
       );
     }
   }

@@ -48,7 +48,7 @@ export function fourierImages(n: number, size: number, seed: number): Parameteri
  */
 export interface NormalizedStep {
   /** `"rms"`, `"l2"` or `"none"`. */
-  normalize: GradientNormalization;
+  gradientNormalization: GradientNormalization;
   /** Step size in input units. */
   stepSize: number;
 }
@@ -100,7 +100,7 @@ export interface AscentResult {
  * const { images, objectives } = await ascend(
  *   (x) => tf.mean(x, [1, 2, 3]) as tf.Tensor1D,
  *   pixelImages(tf.zeros([2, 4, 4, 1])),
- *   { steps: 3, optimizer: { normalize: "rms", stepSize: 1 } },
+ *   { steps: 3, optimizer: { gradientNormalization: "rms", stepSize: 1 } },
  * );
  * console.log(images.shape, objectives); // [2, 4, 4, 1] [3, 3]
  * ```
@@ -135,7 +135,7 @@ export async function ascend(
         tf.tidy(() => {
           for (const v of parameterization.variables) {
             // grads are of −objective: stepping against them climbs the objective.
-            const g = normalizeGradient(grads[v.name], optimizer.normalize);
+            const g = normalizeGradient(grads[v.name], optimizer.gradientNormalization);
             v.assign(tf.sub(v, tf.mul(g, optimizer.stepSize)));
           }
         });

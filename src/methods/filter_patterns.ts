@@ -24,8 +24,8 @@ import { withLinearActivation, withLinearActivations } from "../models/nested.ts
 
 /** Every knob of the book's filter-visualisation recipe. */
 export interface FilterPatternOptions {
-  /** Side of the square input, pixels. Default 150 (the book's single pattern). */
-  size?: number;
+  /** Side of the square image that is optimised, pixels. Default 150 (the book's single pattern). */
+  inputSize?: number;
   /** Ascent steps. Default 40. */
   steps?: number;
   /**
@@ -35,7 +35,7 @@ export interface FilterPatternOptions {
    */
   stepSize?: number;
   /** Gradient normalisation: `"rms"` (1st ed., default), `"l2"` (2nd ed.) or `"none"`. */
-  normalize?: GradientNormalization;
+  gradientNormalization?: GradientNormalization;
   /** Seed of the starting noise; each filter gets its own stream. Default 0. */
   seed?: number;
   /**
@@ -177,7 +177,7 @@ function validateFilters(layer: tf.layers.Layer, filters: readonly number[]): nu
  * ```ts
  * import { bookConvnet, filterPatterns, initBackend } from "convscope";
  * await initBackend();
- * const patterns = await filterPatterns(bookConvnet(), "conv2d_1", [0, 1, 2], { size: 64 });
+ * const patterns = await filterPatterns(bookConvnet(), "conv2d_1", [0, 1, 2], { inputSize: 64 });
  * console.log(patterns.shape); // [3, 64, 64, 3]
  * ```
  */
@@ -191,7 +191,7 @@ export async function filterPatterns(
   const channels = validateFilters(layer, filters);
   const inputShape = model.inputs[0].shape.slice(1) as (number | null)[];
   const depth = inputShape[2] ?? 3;
-  const size = options.size ?? inputShape[0] ?? 150;
+  const size = options.inputSize ?? inputShape[0] ?? 150;
   const [height, width] = [size, size];
   const { extractor, shapes } = featureExtractor(model, layer, [height, width]);
   const steps = options.steps ?? 40;
@@ -215,7 +215,7 @@ export async function filterPatterns(
     return await fourierPatterns(extractor, layer, channels, filters, {
       ...options,
       inputRange: [rangeLow, rangeHigh],
-      size,
+      inputSize: size,
       chunk,
     });
   }
@@ -264,7 +264,7 @@ export async function filterPatterns(
     try {
       const { images } = await ascend(filterMeans, pixelImages(startImages), {
         steps,
-        optimizer: { normalize: options.normalize ?? "rms", stepSize },
+        optimizer: { gradientNormalization: options.gradientNormalization ?? "rms", stepSize },
         signal: options.signal,
         onStep: (step, mean) => {
           options.onStep?.(step, mean);
@@ -310,7 +310,7 @@ async function fourierPatterns(
   layer: tf.layers.Layer,
   channels: number,
   filters: readonly number[],
-  options: FilterPatternOptions & { size: number; chunk: number },
+  options: FilterPatternOptions & { inputSize: number; chunk: number },
 ): Promise<tf.Tensor4D> {
   const steps = options.steps ?? 512;
   const [lo, hi] = options.inputRange ?? [0, 255];
@@ -349,7 +349,7 @@ async function fourierPatterns(
           step < 16
             ? withLinearActivations(upstream, () => objective(rendered))
             : objective(rendered),
-        fourierImages(n, options.size, (options.seed ?? 0) * 100_003 + mine[0]),
+        fourierImages(n, options.inputSize, (options.seed ?? 0) * 100_003 + mine[0]),
         {
           steps,
           optimizer,
@@ -373,8 +373,8 @@ async function fourierPatterns(
   if (crop === 0) return images as tf.Tensor4D;
   const cropped = tf.slice(images, [0, crop, crop, 0], [
     -1,
-    options.size - 2 * crop,
-    options.size - 2 * crop,
+    options.inputSize - 2 * crop,
+    options.inputSize - 2 * crop,
     -1,
   ]);
   images.dispose();

@@ -16,7 +16,7 @@ export type ChannelNormalization = "standardize" | "minmax" | "none";
 /** Options of {@linkcode featureGrid}. */
 export interface FeatureGridOptions {
   /** Channels per row. Default 16, as in the book. */
-  imagesPerRow?: number;
+  cols?: number;
   /** Colormap. Default `"viridis"`. */
   cmap?: ColormapName | Colormap;
   /** Title above the grid, typically the layer name. */
@@ -143,7 +143,7 @@ export function featureGrid(activation: tf.Tensor, options: FeatureGridOptions =
   });
   const zoom = Math.max(1, Math.ceil((options.minTileSize ?? 64) / Math.max(width, height)));
   const grid = tileRasters(tiles.map((t) => upscaleNearest(t, zoom)), {
-    cols: Math.min(options.imagesPerRow ?? 16, tiles.length),
+    cols: Math.min(options.cols ?? 16, tiles.length),
     gap: options.gap ?? 1,
   });
   return imageFigure(grid, { title: options.title, ticks: "none" });
