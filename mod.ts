@@ -124,26 +124,18 @@ export {
   type MatrixLike,
   matshow,
   type MatshowOptions,
-  rgbTensorToRaster,
 } from "./src/plot/matshow.ts";
 export {
   type ChannelNormalization,
   featureGrid,
   type FeatureGridOptions,
-  normalizeChannels,
 } from "./src/plot/feature_grid.ts";
 export { showActivations, type ShowActivationsOptions } from "./src/figures/show_activations.ts";
 export { filterGrid, type FilterGridOptions } from "./src/figures/filter_grid.ts";
 export { classGrid, type ClassGridOptions } from "./src/figures/class_grid.ts";
 export { camPanels, overlayHeatmap, type OverlayOptions } from "./src/plot/heatmap.ts";
-export { imageFigure, type ImageFigureOptions, type TickPosition } from "./src/plot/axes.ts";
-export {
-  filledRaster,
-  type Matrix,
-  type Raster,
-  type TileOptions,
-  tileRasters,
-} from "./src/plot/raster.ts";
+export { imageGrid } from "./src/plot/image_grid.ts";
+export type { Matrix, Raster } from "./src/plot/raster.ts";
 export {
   applyColormap,
   type Colormap,

@@ -1,5 +1,7 @@
 import * as tf from "@tensorflow/tfjs";
-import { featureGrid, filledRaster, initBackend, normalizeChannels, tileRasters } from "../mod.ts";
+import { featureGrid, initBackend } from "../mod.ts";
+import { normalizeChannels } from "../src/plot/feature_grid.ts";
+import { filledRaster, tileRasters } from "../src/plot/raster.ts";
 import { assert, assertEquals, assertThrows } from "./assert.ts";
 
 await initBackend();

@@ -54,7 +54,7 @@ const TICK_LEN = 4;
  *
  * @example
  * ```ts
- * import { imageFigure } from "convscope";
+ * import { imageFigure } from "./axes.ts";
  * import { colorize } from "./raster.ts";
  * const raster = colorize({ width: 3, height: 1, data: [0, 1, 2] });
  * const fig = imageFigure(raster, { title: "three values", ticks: "none" });

@@ -41,7 +41,8 @@ export interface FeatureGridOptions {
  *
  * @example
  * ```ts
- * import { normalizeChannels, tf } from "convscope";
+ * import { tf } from "convscope";
+ * import { normalizeChannels } from "./feature_grid.ts";
  * const { bytes } = normalizeChannels(tf.zeros([1, 2, 2, 3]));
  * console.log(bytes[0]); // 128: a dead channel is flat mid-scale
  * ```

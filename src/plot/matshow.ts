@@ -122,7 +122,7 @@ export interface ImshowOptions extends Omit<MatshowOptions, "ticks"> {
  * @example
  * ```ts
  * import * as tf from "@tensorflow/tfjs";
- * import { rgbTensorToRaster } from "convscope";
+ * import { rgbTensorToRaster } from "./matshow.ts";
  * const r = rgbTensorToRaster(tf.ones([2, 2, 3]), "0-1");
  * console.log(r.data[0]); // 255
  * ```

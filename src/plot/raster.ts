@@ -31,7 +31,7 @@ export interface Matrix {
  *
  * @example
  * ```ts
- * import { filledRaster } from "convscope";
+ * import { filledRaster } from "./raster.ts";
  * const white = filledRaster(4, 2, [255, 255, 255]);
  * console.log(white.data.length); // 24
  * ```
@@ -135,7 +135,7 @@ export interface TileOptions {
  *
  * @example
  * ```ts
- * import { filledRaster, tileRasters } from "convscope";
+ * import { filledRaster, tileRasters } from "./raster.ts";
  * const tiles = Array.from({ length: 5 }, () => filledRaster(8, 8, [0, 0, 0]));
  * const grid = tileRasters(tiles, { cols: 4, gap: 1 });
  * console.log(grid.width, grid.height); // 35 17
