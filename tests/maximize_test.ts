@@ -73,7 +73,7 @@ Deno.test("maximizing a class raises its logit; best images are kept; no tensor 
   tf.dispose([images, start]);
   await assertRejects(
     () => maximizeActivation(model, { classIndex: 10 }),
-    'index 10 is out of range: layer "preds" has 10 units',
+    'classIndex 10 is out of range: layer "preds" has 10 units',
   );
 });
 
