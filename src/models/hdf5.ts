@@ -38,6 +38,29 @@ export interface H5File extends H5Node {
   close(): void;
 }
 
+let errorsThrow = false;
+
+/**
+ * h5wasm, with HDF5's errors raised as exceptions rather than printed: by
+ * default HDF5 writes pages of "HDF5-DIAG" to stderr (into a notebook's
+ * output) and lets some damaged files open anyway.
+ */
+async function hdf5Ready(): Promise<void> {
+  const module = await h5wasm.ready as unknown as { activate_throwing_error_handler?: () => void };
+  if (!errorsThrow) {
+    module.activate_throwing_error_handler?.();
+    errorsThrow = true;
+  }
+}
+
+/** HDF5's error stack in one line: the outermost failure and its innermost cause. */
+function hdf5Reason(error: unknown): string {
+  const message = String((error as Error)?.message ?? error);
+  const reasons = [...message.matchAll(/in [\w.]+\(\): ([^\n]+)/g)].map((m) => m[1].trim());
+  if (reasons.length === 0) return message.split("\n")[0];
+  return reasons.length === 1 ? reasons[0] : `${reasons[0]}: ${reasons[reasons.length - 1]}`;
+}
+
 /**
  * Whether bytes start with the HDF5 signature.
  *
@@ -61,7 +84,7 @@ export async function withHdf5<T>(
   use: (file: H5File) => T | Promise<T>,
 ): Promise<T> {
   if (!isHdf5(bytes)) throw new KerasFileError(`${label}: not an HDF5 file (no HDF5 signature)`);
-  await h5wasm.ready;
+  await hdf5Ready();
   // h5wasm's node build opens real paths only.
   const dir = await mkdtemp(join(tmpdir(), "convscope-h5-"));
   const path = join(dir, "file.h5");
@@ -72,7 +95,7 @@ export async function withHdf5<T>(
       file = new h5wasm.File(path, "r") as unknown as H5File;
     } catch (error) {
       throw new KerasFileError(
-        `${label}: corrupt or truncated HDF5 file (${(error as Error).message})`,
+        `${label}: corrupt or truncated HDF5 file (${hdf5Reason(error)})`,
         { cause: error },
       );
     }
@@ -85,7 +108,7 @@ export async function withHdf5<T>(
       const damage = (error as Error)?.constructor === Error;
       throw new KerasFileError(
         damage
-          ? `${label}: corrupt or truncated HDF5 file (${(error as Error).message})`
+          ? `${label}: corrupt or truncated HDF5 file (${hdf5Reason(error)})`
           : `${label}: reading the HDF5 file failed (${(error as Error)?.name}: ${
             (error as Error)?.message
           })`,
