@@ -113,7 +113,7 @@ for (const figure of showActivations(model, input)) {
     `activations_${name}`,
     figure,
     `Every channel of ${name}, each standardised (x − mean)/std·64 + 128 and coloured with viridis. ` +
-      `Early layers keep most of the picture; deeper ones grow abstract and sparse; flat tiles are filters this picture does not excite.`,
+      `Early layers keep most of the picture; deeper ones grow abstract and sparse; dark flat tiles are filters this picture does not excite (the title counts them).`,
   );
 }
 

@@ -18,13 +18,15 @@ Deno.test("the book's standardisation: (x - mean) / std * 64 + 128, clipped, tru
   t.dispose();
 });
 
-Deno.test("dead (constant) channels render flat at 128, never NaN", () => {
+Deno.test("silent (constant) channels render dark, as the book's NaN → 0, never NaN, and are counted", () => {
   const t = tf.tidy(() =>
     tf.concat([tf.zeros([1, 3, 3, 1]), tf.fill([1, 3, 3, 1], 5), tf.randomNormal([1, 3, 3, 1])], 3)
   );
-  const { bytes } = normalizeChannels(t);
-  assertEquals([...bytes.subarray(0, 18)], new Array(18).fill(128));
-  assert(bytes.subarray(18).some((b) => b !== 128));
+  const { bytes, silent } = normalizeChannels(t);
+  assertEquals([...bytes.subarray(0, 18)], new Array(18).fill(0));
+  assert(bytes.subarray(18).some((b) => b !== 0));
+  assertEquals(silent, [0, 1]);
+  assertEquals(featureGrid(t, { title: "layer" }).title, "layer · 2 of 3 silent (dark)");
   t.dispose();
 });
 

@@ -23,7 +23,9 @@ export interface FeatureGridOptions {
   title?: string;
   /**
    * `"standardize"` (default, the book's): `(x − mean) / std · 64 + 128`, clipped
-   * to 0–255; a constant ("dead") channel shows flat at 128. `"minmax"`: each
+   * to 0–255; a channel that is constant on this input (silent) shows flat at
+   * 0, dark, as the book's NumPy code draws it (0/0 is NaN, which becomes 0),
+   * and the title counts them. `"minmax"`: each
    * channel stretched to 0–255. `"none"`: one scale for the whole layer.
    */
   normalize?: ChannelNormalization;
@@ -44,14 +46,14 @@ export interface FeatureGridOptions {
  * import { tf } from "convscope";
  * import { normalizeChannels } from "./feature_grid.ts";
  * const { bytes } = normalizeChannels(tf.zeros([1, 2, 2, 3]));
- * console.log(bytes[0]); // 128: a dead channel is flat mid-scale
+ * console.log(bytes[0]); // 0: a channel that is constant on this input is drawn dark
  * ```
  */
 export function normalizeChannels(
   activation: tf.Tensor,
   normalize: ChannelNormalization = "standardize",
   channels?: readonly number[],
-): { height: number; width: number; channels: number[]; bytes: Uint8Array } {
+): { height: number; width: number; channels: number[]; bytes: Uint8Array; silent: number[] } {
   const shape = activation.shape.length === 4 ? activation.shape.slice(1) : activation.shape;
   if (shape.length !== 3 || (activation.shape.length === 4 && activation.shape[0] !== 1)) {
     throw new Error(
@@ -70,6 +72,7 @@ export function normalizeChannels(
   const values = activation.dataSync();
   const n = height * width;
   const bytes = new Uint8Array(picked.length * n);
+  const silent: number[] = [];
   let globalLo = Infinity, globalHi = -Infinity;
   if (normalize === "none") {
     for (let i = 0; i < values.length; i++) {
@@ -91,10 +94,12 @@ export function normalizeChannels(
     const std = Math.sqrt(Math.max(0, sumSq / n - mean * mean));
     let scale: number, offset: number;
     if (normalize === "standardize") {
-      // A constant channel has std 0; its limit is the mean, i.e. 128.
+      // A constant channel has std 0: the book's (x − mean) / std is NaN there,
+      // which NumPy's astype("uint8") turns into 0, so it is drawn dark.
       const flat = !(std > 1e-12 * Math.max(1, Math.abs(mean)));
+      if (flat) silent.push(c);
       scale = flat ? 0 : 64 / std;
-      offset = flat ? 128 : 128 - mean * scale;
+      offset = flat ? 0 : 128 - mean * scale;
     } else {
       const [a, b] = normalize === "minmax" ? [lo, hi] : [globalLo, globalHi];
       scale = b > a ? 255 / (b - a) : 0;
@@ -107,7 +112,7 @@ export function normalizeChannels(
       out[p] = v >= 255 ? 255 : v > 0 ? v : 0;
     }
   });
-  return { height, width, channels: picked, bytes };
+  return { height, width, channels: picked, bytes, silent };
 }
 
 /**
@@ -125,7 +130,7 @@ export function normalizeChannels(
  * ```
  */
 export function featureGrid(activation: tf.Tensor, options: FeatureGridOptions = {}): Figure {
-  const { height, width, channels, bytes } = normalizeChannels(
+  const { height, width, channels, bytes, silent } = normalizeChannels(
     activation,
     options.normalize ?? "standardize",
     options.channels,
@@ -147,5 +152,7 @@ export function featureGrid(activation: tf.Tensor, options: FeatureGridOptions =
     cols: Math.min(options.cols ?? 16, tiles.length),
     gap: options.gap ?? 1,
   });
-  return imageFigure(grid, { title: options.title, ticks: "none" });
+  const count = silent.length > 0 ? `${silent.length} of ${channels.length} silent (dark)` : "";
+  const title = options.title && count ? `${options.title} · ${count}` : options.title ?? count;
+  return imageFigure(grid, { title, ticks: "none" });
 }
