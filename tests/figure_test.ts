@@ -41,14 +41,14 @@ Deno.test("matshow upscales nearest-neighbour: a 2×2 map gives four flat blocks
 });
 
 Deno.test("figures display as image/png + text/plain and print without binary", () => {
-  const fig = featureGrid(tf.zeros([1, 4, 4, 2]), { title: "dead" });
+  const fig = featureGrid(tf.randomNormal([1, 4, 4, 2]), { title: "grid" });
   const bundle = fig[JUPYTER_DISPLAY]();
   assertEquals(Object.keys(bundle).sort(), ["image/png", "text/plain"]);
   const png = Uint8Array.from(atob(bundle["image/png"] as string), (c) => c.charCodeAt(0));
   assertEquals(png[1], 0x50);
   assert(!(bundle["image/png"] as string).startsWith("data:"));
   const printed = Deno.inspect(fig);
-  assert(/^Figure\("dead", \d+×\d+ px\)$/.test(printed), printed);
+  assert(/^Figure\("grid", \d+×\d+ px\)$/.test(printed), printed);
 });
 
 Deno.test("imshow auto range: floats in [0, 1] are scaled, 0–255 values are not", async () => {
