@@ -190,8 +190,9 @@ for (const [name, picture] of [["chelsea", image], ["coffee", coffee]] as const)
     const map = saliency(model, x, { smoothSamples: quick ? 4 : 16 });
     await add(
       "saliency_chelsea",
-      matshow(map, { title: "SmoothGrad saliency", cmap: "inferno", ticks: false, size: 300 }),
-      "SmoothGrad: how much each pixel moves the score, averaged over noisy copies.",
+      camPanels(picture, map, { title: "SmoothGrad saliency", cmap: "inferno", size: 300 }),
+      "SmoothGrad: how much each pixel moves the class score (its gradient's largest colour channel, " +
+        "averaged over 16 noisy copies of the picture), with its colorbar and over the picture.",
     );
     map.dispose();
   }

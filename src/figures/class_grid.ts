@@ -47,7 +47,7 @@ export async function classGrid(
       const one = tf.slice(images, [i, 0, 0, 0], [1, -1, -1, -1]).squeeze([0]);
       return one.shape[2] === 1 ? one : tf.div(tf.sub(one, lo), hi - lo);
     });
-    const title = `${options.labels?.[c] ?? c} (${scores[i].toFixed(1)})`;
+    const title = `${options.labels?.[c] ?? c}: score ${scores[i].toFixed(1)}`;
     const figure = image.shape[2] === 1
       ? matshow(image, { cmap: "gray", vmin: lo, vmax: hi, ticks: false, size, title })
       : imshow(image, { range: "0-1", size, title });
