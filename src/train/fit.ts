@@ -10,9 +10,21 @@ import { join } from "node:path";
 import type { ImageDataset } from "../data/dataset.ts";
 import { loadModel, saveModel } from "../models/save.ts";
 import { ProgressBar } from "../display/progress.ts";
+import { displayBundle, inJupyter } from "../display/jupyter.ts";
 import type { History } from "../models/history.ts";
 
 export type { History };
+
+/**
+ * A line about the run: in a notebook an awaited display message, so it lands
+ * under the cell that trains (late stderr lands under the next cell, and
+ * reads like an error); elsewhere stderr, beside the progress bar.
+ */
+async function say(line: string): Promise<void> {
+  if (inJupyter()) {
+    await displayBundle({ "text/plain": line }).catch(() => console.error(line));
+  } else console.error(line);
+}
 
 /** Options of {@linkcode fit}. */
 export interface FitOptions {
@@ -159,7 +171,7 @@ export async function fit(
     if (state) {
       history = state.history;
       startEpoch = state.epoch + 1;
-      console.error(`resuming from ${options.checkpointDir} after epoch ${startEpoch}`);
+      await say(`resuming from ${options.checkpointDir} after epoch ${startEpoch}`);
     }
   }
   for (let epoch = startEpoch; epoch < options.epochs; epoch++) {
@@ -207,7 +219,7 @@ export async function fit(
       });
     }
     const last = (xs: number[]) => xs.at(-1)?.toFixed(4) ?? "–";
-    console.error(
+    await say(
       `epoch ${epoch + 1}: loss ${last(history.loss)} acc ${last(history.acc)} val_loss ${
         last(history.val_loss)
       } val_acc ${last(history.val_acc)} (${history.seconds.at(-1)!.toFixed(0)} s, ${
