@@ -21,12 +21,7 @@
  */
 
 // Set-up: the engine every other call computes on.
-export {
-  type BackendInfo,
-  type BackendName,
-  initBackend,
-  type InitBackendOptions,
-} from "./src/backend/init.ts";
+export { type BackendInfo, initBackend } from "./src/backend/init.ts";
 /**
  * The TensorFlow.js namespace convscope computes with, so that notebooks need one import.
  *
@@ -39,8 +34,7 @@ export {
 export * as tf from "@tensorflow/tfjs";
 
 // Images: pictures in, tensors out (like Keras' load_img + img_to_array).
-export { decodeImage, loadImage, type LoadImageOptions } from "./src/image/load.ts";
-export { type FloatImage, type Interpolation, resizeImage } from "./src/image/resize.ts";
+export { loadImage } from "./src/image/load.ts";
 
 export type { Source } from "./src/io/source.ts";
 
@@ -48,55 +42,22 @@ export type { Source } from "./src/io/source.ts";
 export { loadKerasModel } from "./src/models/load_keras.ts";
 export { loadKerasWeights } from "./src/models/keras_h5.ts";
 export { KerasFileError } from "./src/models/keras_file_error.ts";
-export { loadModel, saveModel, type SaveModelOptions } from "./src/models/save.ts";
-export {
-  type ModelSummary,
-  modelSummary,
-  type ModelSummaryOptions,
-  type SummaryRow,
-} from "./src/models/summary.ts";
-export {
-  type ArchitectureOptions,
-  bookConvnet,
-  mnistConvnet,
-  threeClassConvnet,
-  vgg16,
-} from "./src/models/architectures.ts";
-export {
-  type BookModelTraining,
-  loadBookModel,
-  loadBookModelTraining,
-} from "./src/models/book_model.ts";
+export { loadModel, saveModel } from "./src/models/save.ts";
+export { type ModelSummary, modelSummary } from "./src/models/summary.ts";
+export { bookConvnet, mnistConvnet, threeClassConvnet, vgg16 } from "./src/models/architectures.ts";
+export { loadBookModel, loadBookModelTraining } from "./src/models/book_model.ts";
 export { modelInputRange, setModelInputRange } from "./src/models/metadata.ts";
 export { findLayer, type LayerPath, type LayerSelector } from "./src/models/layers.ts";
 export { lastConvLayer } from "./src/models/nested.ts";
 
 // Activations: what each layer outputs for one picture (5.4.1).
-export {
-  activationModel,
-  getActivations,
-  informativeChannels,
-  type LayerActivation,
-  type LayersArg,
-} from "./src/methods/activations.ts";
+export { activationModel, getActivations, informativeChannels } from "./src/methods/activations.ts";
 
 // Filter patterns and activation maximisation: gradient ascent in input space (5.4.2).
-export {
-  filterPattern,
-  type FilterPatternOptions,
-  filterPatterns,
-} from "./src/methods/filter_patterns.ts";
-export {
-  deprocessImage,
-  type GradientNormalization,
-  normalizeGradient,
-} from "./src/methods/gradient_ascent.ts";
-export {
-  maximizeActivation,
-  type MaximizeOptions,
-  type MaximizeResult,
-  replaceToLinear,
-} from "./src/methods/activation_maximization.ts";
+export { filterPattern, filterPatterns } from "./src/methods/filter_patterns.ts";
+export { deprocessImage, normalizeGradient } from "./src/methods/gradient_ascent.ts";
+export type { AscentOptions } from "./src/methods/ascent_options.ts";
+export { maximizeActivation, replaceToLinear } from "./src/methods/activation_maximization.ts";
 export {
   type InputModifier,
   jitter,
@@ -108,32 +69,18 @@ export {
 } from "./src/methods/regularizers.ts";
 
 // Class activation maps and saliency: where the evidence is (5.4.3).
-export {
-  type CamMethod,
-  gradCam,
-  type GradCamOptions,
-  type GradCamResult,
-} from "./src/methods/gradcam.ts";
-export { saliency, type SaliencyOptions } from "./src/methods/saliency.ts";
+export { gradCam } from "./src/methods/gradcam.ts";
+export { saliency } from "./src/methods/saliency.ts";
 
 // Figures and colormaps: rich output in a notebook, PNG files outside one.
-export { type Draw, Figure, hstack } from "./src/plot/figure.ts";
-export {
-  imshow,
-  type ImshowOptions,
-  type MatrixLike,
-  matshow,
-  type MatshowOptions,
-} from "./src/plot/matshow.ts";
-export {
-  type ChannelNormalization,
-  featureGrid,
-  type FeatureGridOptions,
-} from "./src/plot/feature_grid.ts";
-export { showActivations, type ShowActivationsOptions } from "./src/figures/show_activations.ts";
-export { filterGrid, type FilterGridOptions } from "./src/figures/filter_grid.ts";
-export { classGrid, type ClassGridOptions } from "./src/figures/class_grid.ts";
-export { camPanels, overlayHeatmap, type OverlayOptions } from "./src/plot/heatmap.ts";
+export { Figure, hstack } from "./src/plot/figure.ts";
+export type { FigureOptions } from "./src/plot/figure_options.ts";
+export { imshow, matshow } from "./src/plot/matshow.ts";
+export { featureGrid } from "./src/plot/feature_grid.ts";
+export { showActivations } from "./src/figures/show_activations.ts";
+export { filterGrid } from "./src/figures/filter_grid.ts";
+export { classGrid } from "./src/figures/class_grid.ts";
+export { camPanels, overlayHeatmap } from "./src/plot/heatmap.ts";
 export { imageGrid } from "./src/plot/image_grid.ts";
 export type { Matrix, Raster } from "./src/plot/raster.ts";
 export {
@@ -142,23 +89,20 @@ export {
   colormap,
   COLORMAP_NAMES,
   type ColormapName,
-  type ColormapOptions,
 } from "./src/plot/colormaps.ts";
 export { type ChartFigure, plotChart, plotHistory } from "./src/plot/charts.ts";
 
 // Training and data: the book's convnet trained on the book's split (5.2).
 export { evaluate, fit, type FitOptions, type History } from "./src/train/fit.ts";
 export {
-  type Batch,
   ImageDataset,
   imageDatasetFromDirectory,
   type ImageDatasetOptions,
-  type SkippedFile,
 } from "./src/data/dataset.ts";
 export { augmentBatch, type AugmentOptions, BOOK_AUGMENTATION } from "./src/data/augment.ts";
-export { type DigitSet, loadMnistDigits } from "./src/data/mnist.ts";
+export { loadMnistDigits } from "./src/data/mnist.ts";
 export { SeededRandom } from "./src/data/random.ts";
 
 // Notebook display: rich output in Deno's kernel.
-export { display, JUPYTER_DISPLAY, type MimeBundle } from "./src/display/jupyter.ts";
-export { ProgressBar, type ProgressOptions } from "./src/display/progress.ts";
+export { display, JUPYTER_DISPLAY } from "./src/display/jupyter.ts";
+export { ProgressBar } from "./src/display/progress.ts";

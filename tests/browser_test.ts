@@ -3,7 +3,7 @@
  * headless Chromium): the figures must be visible pixels, not just tags.
  * Skips with a message without Chromium or Jupyter, except under CI.
  */
-import { decodeImage } from "../mod.ts";
+import { decodeImage } from "../src/image/load.ts";
 import { assert } from "./assert.ts";
 
 const ROOT = new URL("../", import.meta.url).pathname;

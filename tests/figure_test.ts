@@ -1,15 +1,8 @@
 import * as tf from "@tensorflow/tfjs";
 import * as Plot from "@observablehq/plot";
-import {
-  decodeImage,
-  featureGrid,
-  imshow,
-  initBackend,
-  matshow,
-  plotChart,
-  plotHistory,
-} from "../mod.ts";
+import { featureGrid, imshow, initBackend, matshow, plotChart, plotHistory } from "../mod.ts";
 import { JUPYTER_DISPLAY } from "../src/display/jupyter.ts";
+import { decodeImage } from "../src/image/load.ts";
 import { assert, assertEquals } from "./assert.ts";
 
 await initBackend();

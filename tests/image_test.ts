@@ -1,6 +1,8 @@
 import * as tf from "@tensorflow/tfjs";
 import { deflateSync } from "node:zlib";
-import { decodeImage, initBackend, loadImage, resizeImage } from "../mod.ts";
+import { initBackend, loadImage } from "../mod.ts";
+import { decodeImage } from "../src/image/load.ts";
+import { resizeImage } from "../src/image/resize.ts";
 import { assertAlmostEquals, assertEquals, assertRejects } from "./assert.ts";
 
 await initBackend();

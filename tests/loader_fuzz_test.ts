@@ -7,7 +7,8 @@
  */
 import { strToU8, unzipSync, zipSync } from "fflate";
 import { createCanvas } from "@napi-rs/canvas";
-import { bookConvnet, decodeImage, initBackend, loadKerasModel, saveModel, tf } from "../mod.ts";
+import { bookConvnet, initBackend, loadKerasModel, saveModel, tf } from "../mod.ts";
+import { decodeImage } from "../src/image/load.ts";
 import { assert } from "./assert.ts";
 import { wasmHeapBytes } from "./heap.ts";
 

@@ -17,37 +17,10 @@ import { registerWasmReductions } from "./reductions.ts";
 import { registerWasmWinograd, setWinogradConvolutions } from "./winograd.ts";
 import { restoreStockWasmKernels } from "./kernel_registry.ts";
 
-/** Which tfjs backend to compute on. */
-export type BackendName = "wasm" | "cpu";
-
-/** Options for {@linkcode initBackend}. */
-export interface InitBackendOptions {
-  /** `"wasm"` (default): WebAssembly with SIMD, XNNPACK and threads. `"cpu"`: plain JS reference. */
-  backend?: BackendName;
-  /** Threads for the wasm backend; default: every logical core. `1` uses the single-thread SIMD build. */
-  threads?: number;
-  /**
-   * Use convscope's faster wasm kernels (default true): the XNNPACK-based
-   * `Conv2DBackpropInput`, `MaxPoolGrad`, transposed `BatchMatMul`, bias
-   * gradient `Sum`, zero-copy `Identity`, heap reads, and Conv2D layers
-   * fused with their bias and ReLU while gradients are recorded. `false` keeps
-   * tfjs's stock kernels, for comparisons; the filter gradient, which tfjs
-   * lacks on wasm, is always registered.
-   */
-  fastInputGradient?: boolean;
-  /**
-   * Run 3×3 stride-1 convolutions with enough channels (and their input
-   * gradients) by Winograd's F(2×2, 3×3) on XNNPACK's matrix product
-   * (default true; needs `fastInputGradient`). Results differ from the direct
-   * convolution by float rounding only. Can be switched at any time.
-   */
-  winograd?: boolean;
-}
-
 /** What {@linkcode initBackend} actually got, which may be less than it was asked for. */
 export interface BackendInfo {
   /** The active tfjs backend. */
-  backend: BackendName;
+  backend: "wasm" | "cpu";
   /** Whether WASM SIMD is in use (always false on `cpu`). */
   simd: boolean;
   /** Threads XNNPACK runs on, as the backend itself reports (1 on `cpu`). */
@@ -94,7 +67,28 @@ function useFastKernels(fast: boolean): void {
  * ```
  */
 export async function initBackend(
-  options: InitBackendOptions = {},
+  options: {
+    /** `"wasm"` (default): WebAssembly with SIMD, XNNPACK and threads. `"cpu"`: plain JS reference. */
+    backend?: "wasm" | "cpu";
+    /** Threads for the wasm backend; default: every logical core. `1` uses the single-thread SIMD build. */
+    threads?: number;
+    /**
+     * Use convscope's faster wasm kernels (default true): the XNNPACK-based
+     * `Conv2DBackpropInput`, `MaxPoolGrad`, transposed `BatchMatMul`, bias
+     * gradient `Sum`, zero-copy `Identity`, heap reads, and Conv2D layers
+     * fused with their bias and ReLU while gradients are recorded. `false` keeps
+     * tfjs's stock kernels, for comparisons; the filter gradient, which tfjs
+     * lacks on wasm, is always registered.
+     */
+    fastInputGradient?: boolean;
+    /**
+     * Run 3×3 stride-1 convolutions with enough channels (and their input
+     * gradients) by Winograd's F(2×2, 3×3) on XNNPACK's matrix product
+     * (default true; needs `fastInputGradient`). Results differ from the direct
+     * convolution by float rounding only. Can be switched at any time.
+     */
+    winograd?: boolean;
+  } = {},
 ): Promise<BackendInfo> {
   const backend = options.backend ?? "wasm";
   const wanted = backend === "cpu"

@@ -38,24 +38,6 @@ export interface ImageDatasetOptions {
   onError?: "skip" | "fail";
 }
 
-/** One batch. The caller disposes the tensors. */
-export interface Batch {
-  /** `[n, h, w, 3]` pixels. */
-  x: tf.Tensor4D;
-  /** Labels. */
-  y: tf.Tensor2D;
-  /** The files, in batch order. */
-  files: string[];
-}
-
-/** A picture that could not be read, and why. */
-export interface SkippedFile {
-  /** Its path. */
-  file: string;
-  /** The decoder's message. */
-  error: string;
-}
-
 /**
  * A directory of class folders, read batch by batch: only one batch of
  * pictures is in memory at a time.
@@ -71,7 +53,12 @@ export interface SkippedFile {
  */
 export class ImageDataset {
   /** Pictures that failed to decode so far (with `onError: "skip"`). */
-  readonly skipped: SkippedFile[] = [];
+  readonly skipped: {
+    /** Its path. */
+    file: string;
+    /** The decoder's message. */
+    error: string;
+  }[] = [];
   #epoch = 0;
 
   /** Use {@linkcode imageDatasetFromDirectory}. */
@@ -109,7 +96,14 @@ export class ImageDataset {
    * The batches of one epoch. The order (and augmentation) of epoch k depends
    * only on the seed and k, so a resumed run sees the same data.
    */
-  async *batches(): AsyncGenerator<Batch> {
+  async *batches(): AsyncGenerator<{
+    /** `[n, h, w, 3]` pixels. */
+    x: tf.Tensor4D;
+    /** Labels. */
+    y: tf.Tensor2D;
+    /** The files, in batch order. */
+    files: string[];
+  }> {
     const epoch = this.#epoch++;
     const { batchSize, shuffle, seed } = this.options;
     const order = this.files.map((_, i) => i);
@@ -128,7 +122,14 @@ export class ImageDataset {
     }
   }
 
-  async #load(picked: [string, number][]): Promise<Batch> {
+  async #load(picked: [string, number][]): Promise<{
+    /** `[n, h, w, 3]` pixels. */
+    x: tf.Tensor4D;
+    /** Labels. */
+    y: tf.Tensor2D;
+    /** The files, in batch order. */
+    files: string[];
+  }> {
     const [h, w] = this.options.targetSize;
     const pixels = new Float32Array(picked.length * h * w * 3);
     const labels: number[] = [];

@@ -7,16 +7,6 @@
 import * as tf from "@tensorflow/tfjs";
 import { createRequire } from "node:module";
 
-/** Images `[n, 28, 28, 1]` in [0, 1] and one-hot labels `[n, 10]`. */
-export interface DigitSet {
-  /** Images. */
-  x: tf.Tensor4D;
-  /** One-hot labels. */
-  y: tf.Tensor2D;
-  /** Class of each image. */
-  labels: number[];
-}
-
 function digitsOf(id: number): Float32Array {
   const require = createRequire(import.meta.url);
   const raw = (require(`mnist/src/digits/${id}.json`) as { data: number[] }).data;
@@ -37,7 +27,24 @@ function digitsOf(id: number): Float32Array {
  */
 export function loadMnistDigits(
   options: { testFraction?: number } = {},
-): { train: DigitSet; test: DigitSet } {
+): {
+  train: {
+    /** Images. */
+    x: tf.Tensor4D;
+    /** One-hot labels. */
+    y: tf.Tensor2D;
+    /** Class of each image. */
+    labels: number[];
+  };
+  test: {
+    /** Images. */
+    x: tf.Tensor4D;
+    /** One-hot labels. */
+    y: tf.Tensor2D;
+    /** Class of each image. */
+    labels: number[];
+  };
+} {
   const fraction = options.testFraction ?? 0.2;
   const parts = { train: [] as [Float32Array, number][], test: [] as [Float32Array, number][] };
   for (let id = 0; id < 10; id++) {
@@ -47,7 +54,14 @@ export function loadMnistDigits(
     parts.train.push([all.subarray(0, cut * 784), id]);
     parts.test.push([all.subarray(cut * 784, n * 784), id]);
   }
-  const build = (chunks: [Float32Array, number][]): DigitSet => {
+  const build = (chunks: [Float32Array, number][]): {
+    /** Images. */
+    x: tf.Tensor4D;
+    /** One-hot labels. */
+    y: tf.Tensor2D;
+    /** Class of each image. */
+    labels: number[];
+  } => {
     const total = chunks.reduce((s, [d]) => s + d.length / 784, 0);
     const pixels = new Float32Array(total * 784);
     const labels: number[] = [];

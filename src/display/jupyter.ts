@@ -6,9 +6,6 @@
  */
 import { Buffer } from "node:buffer";
 
-/** A Jupyter MIME bundle: MIME type → value (binary types as base64, no `data:` prefix). */
-export type MimeBundle = Record<string, string | unknown>;
-
 /** The symbol Deno's kernel calls to render an object (`Deno.jupyter.$display`). */
 export const JUPYTER_DISPLAY: unique symbol = Symbol.for("Jupyter.display") as never;
 
@@ -65,7 +62,7 @@ export function toBase64(bytes: Uint8Array): string {
  * ```
  */
 export async function displayBundle(
-  bundle: MimeBundle,
+  bundle: Record<string, string | unknown>,
   options: { displayId?: string; update?: boolean } = {},
 ): Promise<void> {
   const api = jupyterApi();
@@ -89,7 +86,7 @@ export async function displayBundle(
  * ```
  */
 export async function display(
-  value: { [JUPYTER_DISPLAY](): MimeBundle },
+  value: { [JUPYTER_DISPLAY](): Record<string, string | unknown> },
   options: { displayId?: string; update?: boolean } = {},
 ): Promise<boolean> {
   if (!inJupyter()) return false;

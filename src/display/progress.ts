@@ -6,16 +6,6 @@
  */
 import { displayBundle, inJupyter } from "./jupyter.ts";
 
-/** Options of {@linkcode ProgressBar}. */
-export interface ProgressOptions {
-  /** Steps to do. */
-  total: number;
-  /** Text before the bar. */
-  label?: string;
-  /** Where terminal output goes; default standard error. */
-  write?: (text: string) => void;
-}
-
 let nextDisplayId = 0;
 
 /**
@@ -41,7 +31,16 @@ export class ProgressBar {
   readonly #write: (text: string) => void;
 
   /** Starts the clock. */
-  constructor(readonly options: ProgressOptions) {
+  constructor(
+    readonly options: {
+      /** Steps to do. */
+      total: number;
+      /** Text before the bar. */
+      label?: string;
+      /** Where terminal output goes; default standard error. */
+      write?: (text: string) => void;
+    },
+  ) {
     const encoder = new TextEncoder();
     this.#write = options.write ?? ((text) => Deno.stderr.writeSync(encoder.encode(text)));
     this.#tty = options.write == null && Deno.stderr.isTerminal();

@@ -6,20 +6,12 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { modelInputRange } from "../models/metadata.ts";
-import { maximizeActivation, type MaximizeOptions } from "../methods/activation_maximization.ts";
+import { maximizeActivation } from "../methods/activation_maximization.ts";
+import type { AscentOptions } from "../methods/ascent_options.ts";
+import type { FigureOptions } from "../plot/figure_options.ts";
 import { TF_KERAS_VIS_DEFAULTS } from "../methods/regularizers.ts";
 import { imshow, matshow } from "../plot/matshow.ts";
 import { type Figure, hstack } from "../plot/figure.ts";
-
-/** Options of {@linkcode classGrid}. */
-export interface ClassGridOptions extends Omit<MaximizeOptions, "classIndex"> {
-  /** Label of each class, e.g. digits or ImageNet names. */
-  labels?: readonly string[];
-  /** Tiles per row. Default 5. */
-  cols?: number;
-  /** Displayed tile size in pixels. Default 112. */
-  size?: number;
-}
 
 /**
  * Maximises every listed class at once and shows the images in a labelled
@@ -37,7 +29,10 @@ export interface ClassGridOptions extends Omit<MaximizeOptions, "classIndex"> {
 export async function classGrid(
   model: tf.LayersModel,
   classes: readonly number[],
-  options: ClassGridOptions = {},
+  options: AscentOptions & FigureOptions & {
+    /** Label of each class, e.g. digits or ImageNet names. */
+    labels?: readonly string[];
+  } = {},
 ): Promise<Figure> {
   const { images, scores } = await maximizeActivation(model, { ...options, classIndex: classes });
   const [lo, hi] = options.inputRange ?? modelInputRange(model) ?? TF_KERAS_VIS_DEFAULTS.inputRange;

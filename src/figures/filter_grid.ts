@@ -6,26 +6,12 @@
  */
 import type * as tf from "@tensorflow/tfjs";
 import { findLayer, layerOutputShape, type LayerSelector } from "../models/layers.ts";
-import { type FilterPatternOptions, filterPatterns } from "../methods/filter_patterns.ts";
+import { filterPatterns } from "../methods/filter_patterns.ts";
+import type { AscentOptions } from "../methods/ascent_options.ts";
+import type { FigureOptions } from "../plot/figure_options.ts";
 import { type Raster, tileRasters } from "../plot/raster.ts";
 import { imageFigure } from "../plot/axes.ts";
 import type { Figure } from "../plot/figure.ts";
-
-/** Layout of {@linkcode filterGrid}. */
-export interface FilterGridOptions extends FilterPatternOptions {
-  /** How many filters, from `first`. Default 64. */
-  filters?: number;
-  /** First filter index. Default 0. */
-  first?: number;
-  /** Tiles per row. Default 8. */
-  cols?: number;
-  /** Pixels between tiles (black, as in the book). Default 5. */
-  gap?: number;
-  /** `"row"` (default) or `"column"` (the 1st edition's `i + j * 8` order). */
-  order?: "row" | "column";
-  /** Title; default `"<layer>: filters a–b"`. */
-  title?: string;
-}
 
 /** `[0, 1, 2, 5, 7, 8]` → `"0–2, 5, 7–8"`. */
 function compactRanges(values: readonly number[]): string {
@@ -41,7 +27,7 @@ function compactRanges(values: readonly number[]): string {
 }
 
 /** RMS of the start noise in pixel levels: uniform noise of width w has RMS w/√12. */
-function startNoiseLevel(options: FilterPatternOptions): number {
+function startNoiseLevel(options: AscentOptions): number {
   if (options.init || options.parameterization === "fourier") return 0;
   if (!options.initRange) return 20 / Math.sqrt(12);
   const [lo, hi] = options.initRange;
@@ -71,7 +57,14 @@ function silentCaption(silent: readonly number[], count: number): string {
 export async function filterGrid(
   model: tf.LayersModel,
   layer: LayerSelector,
-  options: FilterGridOptions = {},
+  options: AscentOptions & FigureOptions & {
+    /** How many filters, from `first`. Default 64. */
+    filters?: number;
+    /** First filter index. Default 0. */
+    first?: number;
+    /** `"row"` (default) or `"column"` (the 1st edition's `i + j * 8` order). */
+    order?: "row" | "column";
+  } = {},
 ): Promise<Figure> {
   const target = findLayer(model, layer);
   const channels = layerOutputShape(target)[3]!;

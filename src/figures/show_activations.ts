@@ -4,17 +4,10 @@
  * @module
  */
 import type * as tf from "@tensorflow/tfjs";
-import { getActivations, type LayersArg } from "../methods/activations.ts";
-import { featureGrid, type FeatureGridOptions } from "../plot/feature_grid.ts";
+import { getActivations } from "../methods/activations.ts";
+import { featureGrid } from "../plot/feature_grid.ts";
 import type { Figure } from "../plot/figure.ts";
-
-/** Options of {@linkcode showActivations}. */
-export interface ShowActivationsOptions extends Omit<FeatureGridOptions, "title" | "channels"> {
-  /** Which layers; default every conv/pool layer (dense and flatten are skipped). */
-  layers?: LayersArg;
-  /** Title of each grid; default `"<layer name>  [h×w×c]"`. */
-  title?: (name: string, shape: number[]) => string;
-}
+import type { FigureOptions } from "../plot/figure_options.ts";
 
 /**
  * Computes the activations of `image` and returns one feature-map grid per
@@ -32,15 +25,22 @@ export interface ShowActivationsOptions extends Omit<FeatureGridOptions, "title"
 export function showActivations(
   model: tf.LayersModel,
   image: tf.Tensor,
-  options: ShowActivationsOptions = {},
+  options: FigureOptions & {
+    /** Which layers: names or indices, or a predicate. Default every conv/pool layer. */
+    layers?:
+      | readonly (string | number)[]
+      | ((layer: tf.layers.Layer, index: number) => boolean);
+    /** Title of each grid; default `"<layer name>  (h×w×c)"`. */
+    titles?: (name: string, shape: number[]) => string;
+  } = {},
 ): Figure[] {
   const activations = getActivations(model, image, options.layers);
   try {
     return activations.map(({ name, activation }) =>
       featureGrid(activation, {
         ...options,
-        title: options.title
-          ? options.title(name, activation.shape)
+        title: options.titles
+          ? options.titles(name, activation.shape)
           : `${name}  (${activation.shape.slice(1).join("×")})`,
       })
     );

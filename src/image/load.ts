@@ -7,7 +7,7 @@ import * as tf from "@tensorflow/tfjs";
 import { createCanvas, loadImage as skiaLoadImage } from "@napi-rs/canvas";
 import { Buffer } from "node:buffer";
 import { readSource, type Source } from "../io/source.ts";
-import { type FloatImage, type Interpolation, resizeImage } from "./resize.ts";
+import { type FloatImage, resizeImage } from "./resize.ts";
 import { declaredImageSize } from "./_image_size.ts";
 
 /**
@@ -15,19 +15,6 @@ import { declaredImageSize } from "./_image_size.ts";
  * about 540 MB while decoding). Raise it with `maxPixels` for larger photos.
  */
 export const DEFAULT_MAX_PIXELS = 2 ** 25;
-
-/** Options of {@linkcode loadImage}. */
-export interface LoadImageOptions {
-  /** Resize to `[height, width]`, like Keras `target_size`. */
-  targetSize?: readonly [number, number];
-  /**
-   * `"bilinear"` (default; Pillow's antialiased bilinear) or `"nearest"`
-   * (Keras `load_img`'s own default, for pixel-identical reproductions).
-   */
-  interpolation?: Interpolation;
-  /** Largest width × height accepted, checked in the header before decoding. Default {@linkcode DEFAULT_MAX_PIXELS}. */
-  maxPixels?: number;
-}
 
 /** The image formats recognised by their first bytes. */
 export function sniffImageFormat(
@@ -53,7 +40,7 @@ export function sniffImageFormat(
  *
  * @example
  * ```ts
- * import { decodeImage } from "convscope";
+ * import { decodeImage } from "./load.ts";
  * const bytes = await Deno.readFile("notebooks/images/chelsea.png");
  * const rgb = await decodeImage(bytes, "chelsea.png");
  * console.log(rgb.width, rgb.height, rgb.channels); // 451 300 3
@@ -119,7 +106,17 @@ export async function decodeImage(
  */
 export async function loadImage(
   source: Source,
-  options: LoadImageOptions = {},
+  options: {
+    /** Resize to `[height, width]`, like Keras `target_size`. */
+    targetSize?: readonly [number, number];
+    /**
+     * `"bilinear"` (default; Pillow's antialiased bilinear) or `"nearest"`
+     * (Keras `load_img`'s own default, for pixel-identical reproductions).
+     */
+    interpolation?: "bilinear" | "nearest";
+    /** Largest width × height accepted, checked in the header before decoding. Default {@linkcode DEFAULT_MAX_PIXELS}. */
+    maxPixels?: number;
+  } = {},
 ): Promise<tf.Tensor3D> {
   const { bytes, label } = await readSource(source);
   let image = await decodeImage(bytes, label, { maxPixels: options.maxPixels });

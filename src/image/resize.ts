@@ -6,9 +6,6 @@
  * @module
  */
 
-/** Resampling filters. */
-export type Interpolation = "bilinear" | "nearest";
-
 /** An interleaved float image. */
 export interface FloatImage {
   /** Width in pixels. */
@@ -81,7 +78,7 @@ function resizeAxis(image: FloatImage, outSize: number, horizontal: boolean): Fl
  *
  * @example
  * ```ts
- * import { resizeImage } from "convscope";
+ * import { resizeImage } from "./resize.ts";
  * const img = { width: 4, height: 4, channels: 1, data: new Float32Array(16).fill(7) };
  * console.log(resizeImage(img, [2, 2]).data); // Float32Array [7, 7, 7, 7]
  * ```
@@ -89,7 +86,7 @@ function resizeAxis(image: FloatImage, outSize: number, horizontal: boolean): Fl
 export function resizeImage(
   image: FloatImage,
   [height, width]: readonly [number, number],
-  interpolation: Interpolation = "bilinear",
+  interpolation: "bilinear" | "nearest" = "bilinear",
 ): FloatImage {
   if (!(height > 0 && width > 0 && Number.isInteger(height) && Number.isInteger(width))) {
     throw new Error(

@@ -6,56 +6,15 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
+import type { AscentOptions } from "./ascent_options.ts";
 import { modelInputRange } from "../models/metadata.ts";
 import { linearize, outputActivation, outputLayer, withLinearOutput } from "../models/nested.ts";
 import { resolveLayer, walkLayers } from "../models/layers.ts";
 import { activationModel } from "./activations.ts";
-import { type InputModifier, type Regularizer, TF_KERAS_VIS_DEFAULTS } from "./regularizers.ts";
+import { TF_KERAS_VIS_DEFAULTS } from "./regularizers.ts";
 import { SeededRandom } from "../data/random.ts";
 import { ascend, pixelImages } from "./ascend.ts";
 import { classScore } from "./scores.ts";
-
-/** Options of {@linkcode maximizeActivation}. */
-export interface MaximizeOptions {
-  /**
-   * Class(es) to maximise, one image each: units of the output layer (a single
-   * sigmoid unit counts as classes 0 and 1), or of `layer` (dense units, or
-   * channels of a convolution, by their mean).
-   */
-  classIndex: number | readonly number[];
-  /** Layer name or path; default the model's output layer. Dense layers: unit; conv layers: channel mean. */
-  layer?: string;
-  /** Value range of the input; the start is uniform noise in it and steps are clipped to it. Default [0, 255]. */
-  inputRange?: readonly [number, number];
-  /** Steps. Default 200. */
-  steps?: number;
-  /** RMSprop learning rate (ρ = 0.999, as tf-keras-vis). Default 1. */
-  learningRate?: number;
-  /** Penalties added to the negated score; default tf-keras-vis's (TV 1.0 + L1 0.3). */
-  regularizers?: readonly Regularizer[];
-  /** Perturbations before each step; default tf-keras-vis's (jitter 4, rotate 1°). */
-  inputModifiers?: readonly InputModifier[];
-  /** Replace the final softmax/sigmoid by a linear activation (on a copy of the computation, never the model). Default true. */
-  linear?: boolean;
-  /** Seed of the start noise and modifiers. Default 0. */
-  seed?: number;
-  /** Stops early; the best images so far are returned. */
-  signal?: AbortSignal;
-  /** Called after each step with the mean objective (the score less the regularisers). */
-  onStep?: (step: number, score: number) => void;
-  /** Progress bar / live notebook output. Default false. */
-  progress?: boolean;
-}
-
-/** The optimised inputs and how well they did. */
-export interface MaximizeResult {
-  /** `[n, h, w, c]`, the best input seen for each index (lowest loss). The caller disposes it. */
-  images: tf.Tensor4D;
-  /** The score (unit activation) of each returned image. */
-  scores: number[];
-  /** The step at which each returned image was reached. */
-  bestStep: number[];
-}
 
 /**
  * Gradient ascent on the input for dense/class units, keeping the best image
@@ -73,8 +32,22 @@ export interface MaximizeResult {
  */
 export async function maximizeActivation(
   model: tf.LayersModel,
-  options: MaximizeOptions,
-): Promise<MaximizeResult> {
+  options: AscentOptions & {
+    /**
+     * Class(es) to maximise, one image each: units of the output layer (a single
+     * sigmoid unit counts as classes 0 and 1), or of `layer` (dense units, or
+     * channels of a convolution, by their mean).
+     */
+    classIndex: number | readonly number[];
+  },
+): Promise<{
+  /** `[n, h, w, c]`, the best input seen for each index (lowest loss). The caller disposes it. */
+  images: tf.Tensor4D;
+  /** The score (unit activation) of each returned image. */
+  scores: number[];
+  /** The step at which each returned image was reached. */
+  bestStep: number[];
+}> {
   const indices = typeof options.classIndex === "number"
     ? [options.classIndex]
     : [...options.classIndex];

@@ -6,21 +6,6 @@
 import * as tf from "@tensorflow/tfjs";
 import { layerOutput, selectLayers } from "../models/layers.ts";
 
-/** Layers by names or indices, or a predicate; default: every conv/pool layer. */
-export type LayersArg =
-  | readonly (string | number)[]
-  | ((layer: tf.layers.Layer, index: number) => boolean);
-
-/** One layer's output for the input. */
-export interface LayerActivation {
-  /** Layer name. */
-  name: string;
-  /** Layer class, e.g. `Conv2D`. */
-  className: string;
-  /** The output tensor, batch first (e.g. `[1, 148, 148, 32]`). The caller disposes it. */
-  activation: tf.Tensor;
-}
-
 const cache = new WeakMap<tf.LayersModel, Map<string, tf.LayersModel>>();
 
 /**
@@ -36,7 +21,12 @@ const cache = new WeakMap<tf.LayersModel, Map<string, tf.LayersModel>>();
  * console.log(activations.outputs.length); // 8
  * ```
  */
-export function activationModel(model: tf.LayersModel, layers?: LayersArg): tf.LayersModel {
+export function activationModel(
+  model: tf.LayersModel,
+  layers?:
+    | readonly (string | number)[]
+    | ((layer: tf.layers.Layer, index: number) => boolean),
+): tf.LayersModel {
   const chosen = selectLayers(model, layers);
   const key = chosen.map((l) => l.name).join("\u0000");
   let perModel = cache.get(model);
@@ -92,8 +82,17 @@ export function asBatch(model: tf.LayersModel, image: tf.Tensor): tf.Tensor {
 export function getActivations(
   model: tf.LayersModel,
   image: tf.Tensor,
-  layers?: LayersArg,
-): LayerActivation[] {
+  layers?:
+    | readonly (string | number)[]
+    | ((layer: tf.layers.Layer, index: number) => boolean),
+): {
+  /** Layer name. */
+  name: string;
+  /** Layer class, e.g. `Conv2D`. */
+  className: string;
+  /** The output tensor, batch first (e.g. `[1, 148, 148, 32]`). The caller disposes it. */
+  activation: tf.Tensor;
+}[] {
   const chosen = selectLayers(model, layers);
   const extractor = activationModel(model, chosen.map((l) => l.name));
   const outputs = tf.tidy(() => {

@@ -8,7 +8,7 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
-import { type GradientNormalization, normalizeGradient } from "./gradient_ascent.ts";
+import { normalizeGradient } from "./gradient_ascent.ts";
 import { type FourierImage, fourierImage } from "./fourier.ts";
 import { ProgressBar } from "../display/progress.ts";
 
@@ -48,7 +48,7 @@ export function fourierImages(n: number, size: number, seed: number): Parameteri
  */
 export interface NormalizedStep {
   /** `"rms"`, `"l2"` or `"none"`. */
-  gradientNormalization: GradientNormalization;
+  gradientNormalization: "rms" | "l2" | "none";
   /** Step size in input units. */
   stepSize: number;
 }

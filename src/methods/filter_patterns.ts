@@ -5,99 +5,18 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
+import type { AscentOptions } from "./ascent_options.ts";
 import { findLayer, layerOutputShape, type LayerSelector } from "../models/layers.ts";
 import { modelInputRange } from "../models/metadata.ts";
 import { activationModel } from "./activations.ts";
 import { bytesForShapes, largestFittingBatch } from "../backend/memory.ts";
 import { bytesPerSample } from "./_sample_bytes.ts";
-import {
-  deprocessImage,
-  type GradientNormalization,
-  inChunks,
-  noiseImage,
-} from "./gradient_ascent.ts";
+import { deprocessImage, inChunks, noiseImage } from "./gradient_ascent.ts";
 import { ProgressBar } from "../display/progress.ts";
 import { SeededRandom } from "../data/random.ts";
 import { lucidTransforms } from "./fourier.ts";
 import { ascend, fourierImages, pixelImages } from "./ascend.ts";
 import { withLinearActivation, withLinearActivations } from "../models/nested.ts";
-
-/** Every knob of the book's filter-visualisation recipe. */
-export interface FilterPatternOptions {
-  /** Side of the square image that is optimised, pixels. Default 150 (the book's single pattern). */
-  inputSize?: number;
-  /** Ascent steps. Default 40. */
-  steps?: number;
-  /**
-   * Step size (the book's `step`, 2nd edition's learning rate 10). Default:
-   * one pixel level, i.e. 1 for `inputRange` [0, 255] as in the book, 1/255
-   * for [0, 1]; 0.05 with `"fourier"`.
-   */
-  stepSize?: number;
-  /** Gradient normalisation: `"rms"` (1st ed., default), `"l2"` (2nd ed.) or `"none"`. */
-  gradientNormalization?: GradientNormalization;
-  /** Seed of the starting noise; each filter gets its own stream. Default 0. */
-  seed?: number;
-  /**
-   * Starting noise range, in the model's input units. Default: the book's
-   * `random * 20 + 128` scaled into `inputRange` (`[128, 148]` for [0, 255]).
-   */
-  initRange?: readonly [number, number];
-  /** A starting image `[size, size, c]` instead of noise. */
-  init?: tf.Tensor;
-  /** Ignore this many pixels at each edge of the activation in the loss (2nd ed.: 2). Default 0. */
-  border?: number;
-  /** Crop this many pixels from each edge of the result (2nd ed.: 25). Default 0. */
-  crop?: number;
-  /** Turns the optimised input into a picture: `"book"` (default), `"none"` (raw floats). */
-  deprocess?: "book" | "none";
-  /** Most images per forward/backward pass; default: as many as fit in memory. */
-  batchSize?: number;
-  /** Stops the ascent early; what was reached so far is returned. */
-  signal?: AbortSignal;
-  /** Called after each step with the mean loss of the images in the pass. */
-  onStep?: (step: number, loss: number) => void;
-  /** Show a progress bar (terminal) or a live output (notebook). Default false. */
-  progress?: boolean;
-  /**
-   * What is maximised: `"pre-activation"` (default), the filter's output
-   * before the layer's own activation (ReLU), as the 2nd edition (its
-   * Xception layers have no activation of their own) and Lucid do; or
-   * `"post-activation"`, the 1st edition's ReLU'd output. A filter whose
-   * ReLU'd output is zero everywhere on the start image has a zero gradient
-   * there, so the 1st edition's objective leaves it as noise; its
-   * pre-activation output always has a gradient.
-   */
-  objective?: "pre-activation" | "post-activation";
-  /**
-   * Called once per batch with each image's final mean objective and how far
-   * the ascent moved it: the RMS change of its pixels, in pixel levels (1/255
-   * of the input range). A change below the start noise's own RMS (5.8 levels
-   * for the book's 128 ± 20 noise) leaves a tile that still looks like noise.
-   */
-  onFinalActivations?: (
-    filters: readonly number[],
-    means: Float32Array,
-    change: Float32Array,
-  ) => void;
-  /**
-   * `"pixels"` (default): the book's ascent on raw pixels. `"fourier"`: Lucid's
-   * recipe — 1/f-scaled Fourier spectrum, decorrelated colour, sigmoid,
-   * transformation robustness, Adam (`stepSize` 0.05, `steps` default 512) —
-   * which gives far clearer patterns.
-   */
-  parameterization?: "pixels" | "fourier";
-  /**
-   * The range of pixel values the model was trained on. The book's recipe is
-   * stated for [0, 255] (VGG16); for a model trained on pixels / 255, like the
-   * book's own cats-vs-dogs convnet, starting noise and step size are scaled
-   * into [0, 1] (unscaled, its ReLUs saturate and the ascent barely moves the
-   * noise). With `"fourier"`, the range the [0, 1] image is mapped to.
-   * Default: the range the model carries ({@linkcode modelInputRange}; the
-   * shipped book model says [0, 1]), else [0, 255].
-   */
-  inputRange?: readonly [number, number];
-}
 
 /**
  * A model from an input of `[height, width]` to `layer`'s output. When the
@@ -185,7 +104,7 @@ export async function filterPatterns(
   model: tf.LayersModel,
   layerSelector: LayerSelector | tf.layers.Layer,
   filters: readonly number[],
-  options: FilterPatternOptions = {},
+  options: AscentOptions = {},
 ): Promise<tf.Tensor4D> {
   const layer = typeof layerSelector === "object" ? layerSelector : findLayer(model, layerSelector);
   const channels = validateFilters(layer, filters);
@@ -310,7 +229,7 @@ async function fourierPatterns(
   layer: tf.layers.Layer,
   channels: number,
   filters: readonly number[],
-  options: FilterPatternOptions & { inputSize: number; chunk: number },
+  options: AscentOptions & { inputSize: number; chunk: number },
 ): Promise<tf.Tensor4D> {
   const steps = options.steps ?? 512;
   const [lo, hi] = options.inputRange ?? [0, 255];
@@ -399,7 +318,7 @@ export async function filterPattern(
   model: tf.LayersModel,
   layer: LayerSelector,
   filter: number,
-  options: FilterPatternOptions = {},
+  options: AscentOptions = {},
 ): Promise<tf.Tensor3D> {
   const batch = await filterPatterns(model, layer, [filter], options);
   const single = tf.squeeze(batch, [0]) as tf.Tensor3D;

@@ -11,47 +11,6 @@ import { layerOutputShape, resolveLayer } from "../models/layers.ts";
 import { asBatch } from "./activations.ts";
 import { lastConvLayer, outputActivation, withLinearOutput, withProbe } from "../models/nested.ts";
 
-/** Which CAM. */
-export type CamMethod = "gradcam" | "gradcam++" | "layercam";
-
-/** Options of {@linkcode gradCam}. */
-export interface GradCamOptions {
-  /**
-   * The class to explain; default the top prediction. For a single sigmoid
-   * output, 1 is the positive class ("dog" for the book's model) and 0 the
-   * negative one ("cat"), explained through the negated logit.
-   */
-  classIndex?: number;
-  /** Layer name or path (`"base/block5_conv3"`); default the last convolution. */
-  layer?: string;
-  /** `"gradcam"` (default), `"gradcam++"` or `"layercam"`. */
-  method?: CamMethod;
-  /**
-   * What is differentiated: `"logit"` (default; the pre-softmax score of the
-   * Grad-CAM paper, which does not saturate) or `"probability"` (the book's
-   * `model.output[:, 386]`).
-   */
-  score?: "logit" | "probability";
-  /** Class names for the report, e.g. `["cat", "dog"]`. */
-  classNames?: readonly string[];
-}
-
-/** A heatmap and what it explains. */
-export interface GradCamResult {
-  /** `[h, w]` at the layer's resolution, values in [0, 1]. The caller disposes it. */
-  heatmap: tf.Tensor2D;
-  /** The class the map explains. */
-  classIndex: number;
-  /** Its name, when `classNames` were given (or "class N"). */
-  className: string;
-  /** The model's output for the image (probabilities). */
-  prediction: number[];
-  /** Path of the layer used. */
-  layer: string;
-  /** True when every weight or gradient was zero (the map is all zeros). */
-  empty: boolean;
-}
-
 /**
  * Where the model looked to decide: the class score's gradient at a
  * convolution's output, pooled per channel, weighs that output's channels;
@@ -70,8 +29,40 @@ export interface GradCamResult {
 export function gradCam(
   model: tf.LayersModel,
   image: tf.Tensor,
-  options: GradCamOptions = {},
-): GradCamResult {
+  options: {
+    /**
+     * The class to explain; default the top prediction. For a single sigmoid
+     * output, 1 is the positive class ("dog" for the book's model) and 0 the
+     * negative one ("cat"), explained through the negated logit.
+     */
+    classIndex?: number;
+    /** Layer name or path (`"base/block5_conv3"`); default the last convolution. */
+    layer?: string;
+    /** `"gradcam"` (default), `"gradcam++"` or `"layercam"`. */
+    method?: "gradcam" | "gradcam++" | "layercam";
+    /**
+     * What is differentiated: `"logit"` (default; the pre-softmax score of the
+     * Grad-CAM paper, which does not saturate) or `"probability"` (the book's
+     * `model.output[:, 386]`).
+     */
+    score?: "logit" | "probability";
+    /** Class names for the report, e.g. `["cat", "dog"]`. */
+    classNames?: readonly string[];
+  } = {},
+): {
+  /** `[h, w]` at the layer's resolution, values in [0, 1]. The caller disposes it. */
+  heatmap: tf.Tensor2D;
+  /** The class the map explains. */
+  classIndex: number;
+  /** Its name, when `classNames` were given (or "class N"). */
+  className: string;
+  /** The model's output for the image (probabilities). */
+  prediction: number[];
+  /** Path of the layer used. */
+  layer: string;
+  /** True when every weight or gradient was zero (the map is all zeros). */
+  empty: boolean;
+} {
   const { layer, path } = options.layer ? resolveLayer(model, options.layer) : lastConvLayer(model);
   const shape = layerOutputShape(layer);
   if (shape.length !== 4) {
@@ -143,7 +134,11 @@ export function gradientAtLayer(
   return linearOutput ? withLinearOutput(model, run) : run();
 }
 
-function combine(method: CamMethod, conv: tf.Tensor4D, grads: tf.Tensor4D): tf.Tensor3D {
+function combine(
+  method: "gradcam" | "gradcam++" | "layercam",
+  conv: tf.Tensor4D,
+  grads: tf.Tensor4D,
+): tf.Tensor3D {
   if (method === "layercam") {
     return tf.relu(tf.sum(tf.mul(tf.relu(grads), conv), -1)) as tf.Tensor3D;
   }

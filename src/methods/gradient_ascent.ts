@@ -7,9 +7,6 @@
  */
 import * as tf from "@tensorflow/tfjs";
 
-/** How a raw input gradient is scaled before a step. */
-export type GradientNormalization = "rms" | "l2" | "none";
-
 /**
  * Normalises each sample's gradient on its own: `"rms"` divides by
  * `sqrt(mean(g²)) + 1e-5` (the book's 1st edition), `"l2"` by the L2 norm
@@ -25,7 +22,7 @@ export type GradientNormalization = "rms" | "l2" | "none";
  */
 export function normalizeGradient(
   gradient: tf.Tensor,
-  method: GradientNormalization = "rms",
+  method: "rms" | "l2" | "none" = "rms",
 ): tf.Tensor {
   if (method === "none") return gradient.clone();
   return tf.tidy(() => {

@@ -9,18 +9,6 @@ import { classScore } from "./scores.ts";
 import { asBatch } from "./activations.ts";
 import { outputActivation, withLinearOutput } from "../models/nested.ts";
 
-/** Options of {@linkcode saliency}. */
-export interface SaliencyOptions {
-  /** Class to explain; default the top prediction (for one sigmoid unit: 1 = positive, 0 = negative). */
-  classIndex?: number;
-  /** SmoothGrad samples; 0 (default) is the vanilla gradient. */
-  smoothSamples?: number;
-  /** SmoothGrad noise σ as a fraction of the input's value range. Default 0.2. */
-  noise?: number;
-  /** Seed of the SmoothGrad noise. Default 0. */
-  seed?: number;
-}
-
 /**
  * `|∂ score / ∂ input|`, max over colour channels, scaled to [0, 1]; with
  * `smoothSamples`, averaged over noisy copies of the input (SmoothGrad).
@@ -37,7 +25,16 @@ export interface SaliencyOptions {
 export function saliency(
   model: tf.LayersModel,
   image: tf.Tensor,
-  options: SaliencyOptions = {},
+  options: {
+    /** Class to explain; default the top prediction (for one sigmoid unit: 1 = positive, 0 = negative). */
+    classIndex?: number;
+    /** SmoothGrad samples; 0 (default) is the vanilla gradient. */
+    smoothSamples?: number;
+    /** SmoothGrad noise σ as a fraction of the input's value range. Default 0.2. */
+    noise?: number;
+    /** Seed of the SmoothGrad noise. Default 0. */
+    seed?: number;
+  } = {},
 ): tf.Tensor2D {
   const batch = asBatch(model, image);
   try {

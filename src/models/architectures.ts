@@ -7,12 +7,6 @@
 import * as tf from "@tensorflow/tfjs";
 import { assertBackendReady } from "../backend/init.ts";
 
-/** Options shared by the architectures. */
-export interface ArchitectureOptions {
-  /** Seed for the weight initializers, so untrained models are reproducible. Default 42. */
-  seed?: number;
-}
-
 function init(seed: number, offset: number) {
   assertBackendReady();
   return tf.initializers.glorotUniform({ seed: seed + offset });
@@ -42,7 +36,10 @@ function dense(
  * ```
  */
 export function bookConvnet(
-  options: ArchitectureOptions & {
+  options: {
+    /** Seed for the weight initializers, so untrained models are reproducible. Default 42. */
+    seed?: number;
+  } & {
     /** Dropout before the dense layers (the book's model 2 uses 0.5; 0 omits the layer). */
     dropout?: number;
   } = {},
@@ -81,7 +78,10 @@ export function bookConvnet(
  * console.log(model.getLayer("preds").outputShape); // [null, 10]
  * ```
  */
-export function mnistConvnet(options: ArchitectureOptions = {}): tf.Sequential {
+export function mnistConvnet(options: {
+  /** Seed for the weight initializers, so untrained models are reproducible. Default 42. */
+  seed?: number;
+} = {}): tf.Sequential {
   const seed = options.seed ?? 42;
   const model = tf.sequential({ name: "mnist_cnn" });
   model.add(tf.layers.conv2d({
@@ -119,7 +119,10 @@ export function mnistConvnet(options: ArchitectureOptions = {}): tf.Sequential {
  * console.log(threeClassConvnet().layers.map((l) => l.name).slice(0, 2)); // ["conv2d", "max_pooling2d"]
  * ```
  */
-export function threeClassConvnet(options: ArchitectureOptions = {}): tf.Sequential {
+export function threeClassConvnet(options: {
+  /** Seed for the weight initializers, so untrained models are reproducible. Default 42. */
+  seed?: number;
+} = {}): tf.Sequential {
   const seed = options.seed ?? 42;
   const model = tf.sequential({ name: "three_class_convnet" });
   [8, 16, 32].forEach((f, i) => {
@@ -160,7 +163,10 @@ export function threeClassConvnet(options: ArchitectureOptions = {}): tf.Sequent
  * ```
  */
 export function vgg16(
-  options: ArchitectureOptions & {
+  options: {
+    /** Seed for the weight initializers, so untrained models are reproducible. Default 42. */
+    seed?: number;
+  } & {
     /** Keep the classifier (`fc1`, `fc2`, `predictions`); needs 224×224 input. Default true. */
     includeTop?: boolean;
     /** Input size; default `[224, 224, 3]` with the top, any size (`[null, null, 3]`) without. */

@@ -50,8 +50,19 @@ export async function loadBookModel(): Promise<tf.LayersModel> {
   }
 }
 
-/** How the shipped book model was trained: `models/cats_and_dogs_small/training.json`. */
-export interface BookModelTraining {
+/**
+ * The training record of the shipped book model: its recipe and the per-epoch
+ * history of the full run, ready for `plotHistory`.
+ *
+ * @example
+ * ```ts
+ * import { loadBookModelTraining, plotHistory } from "convscope";
+ * const record = await loadBookModelTraining();
+ * console.log(record.recipe, record.valAccuracy);
+ * await (await plotHistory(record.history)).save("out/book_model_history.png");
+ * ```
+ */
+export async function loadBookModelTraining(): Promise<{
   /** Which model of the book. */
   architecture: string;
   /** Optimizer, learning-rate schedule and batch size. */
@@ -66,23 +77,24 @@ export interface BookModelTraining {
   valAccuracy: number;
   /** Per-epoch loss, accuracy, validation loss and accuracy, and seconds. */
   history: History;
-}
-
-/**
- * The training record of the shipped book model: its recipe and the per-epoch
- * history of the full run, ready for `plotHistory`.
- *
- * @example
- * ```ts
- * import { loadBookModelTraining, plotHistory } from "convscope";
- * const record = await loadBookModelTraining();
- * console.log(record.recipe, record.valAccuracy);
- * await (await plotHistory(record.history)).save("out/book_model_history.png");
- * ```
- */
-export async function loadBookModelTraining(): Promise<BookModelTraining> {
+}> {
   const path = `${BOOK_MODEL_DIR}training.json`;
-  const record = JSON.parse(await Deno.readTextFile(path)) as BookModelTraining;
+  const record = JSON.parse(await Deno.readTextFile(path)) as {
+    /** Which model of the book. */
+    architecture: string;
+    /** Optimizer, learning-rate schedule and batch size. */
+    recipe: string;
+    /** Augmentation settings. */
+    augmentation: string;
+    /** Seed of the run. */
+    seed: number;
+    /** The epoch whose weights ship (1-based). */
+    bestEpoch: number;
+    /** Validation accuracy of the shipped weights. */
+    valAccuracy: number;
+    /** Per-epoch loss, accuracy, validation loss and accuracy, and seconds. */
+    history: History;
+  };
   if (!record.history || !Array.isArray(record.history.val_acc)) {
     throw new Error(`${path} holds no training history`);
   }

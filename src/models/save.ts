@@ -12,12 +12,6 @@ import { assertBackendReady } from "../backend/init.ts";
 import { checkActivationBudget, MAX_MODEL_WEIGHT_VALUES, withWeightBudget } from "./_budget.ts";
 import { KerasFileError } from "./keras_file_error.ts";
 
-/** Options of {@linkcode saveModel}. */
-export interface SaveModelOptions {
-  /** Store weights as float16 (half the size; tfjs dequantises on load). Default false. */
-  float16?: boolean;
-}
-
 /** IEEE 754 half precision from single precision, rounding to nearest even. */
 function toFloat16(values: Float32Array): Uint16Array {
   const out = new Uint16Array(values.length);
@@ -75,7 +69,10 @@ function toFloat16(values: Float32Array): Uint16Array {
 export async function saveModel(
   model: tf.LayersModel,
   dir: string,
-  options: SaveModelOptions = {},
+  options: {
+    /** Store weights as float16 (half the size; tfjs dequantises on load). Default false. */
+    float16?: boolean;
+  } = {},
 ): Promise<void> {
   await mkdir(dir, { recursive: true });
   await model.save(tf.io.withSaveHandler(async (artifacts) => {

@@ -5,31 +5,28 @@
  * @module
  */
 import type * as tf from "@tensorflow/tfjs";
-import { JUPYTER_DISPLAY, type MimeBundle } from "../display/jupyter.ts";
+import { JUPYTER_DISPLAY } from "../display/jupyter.ts";
 import { layerOutputShape } from "./layers.ts";
-
-/** One row of a {@linkcode ModelSummary}. */
-export interface SummaryRow {
-  /** The layer name, prefixed by its nested model's names when expanded (`sequential/conv2d`). */
-  name: string;
-  /** The layer class, e.g. `"Conv2D"`. */
-  type: string;
-  /** Keras notation, e.g. `"(None, 148, 148, 32)"`. */
-  outputShape: string;
-  /** Number of weights (trainable and not). */
-  params: number;
-  /** The layers feeding this one (Functional models; empty for Sequential). */
-  connectedTo: string[];
-  /** 0 for top-level layers, 1 inside a nested model, … */
-  depth: number;
-}
 
 /** What {@linkcode modelSummary} returns: the table as data, text and HTML. */
 export interface ModelSummary {
   /** The model name. */
   name: string;
   /** One row per layer, in model order. */
-  rows: SummaryRow[];
+  rows: {
+    /** The layer name, prefixed by its nested model's names when expanded (`sequential/conv2d`). */
+    name: string;
+    /** The layer class, e.g. `"Conv2D"`. */
+    type: string;
+    /** Keras notation, e.g. `"(None, 148, 148, 32)"`. */
+    outputShape: string;
+    /** Number of weights (trainable and not). */
+    params: number;
+    /** The layers feeding this one (Functional models; empty for Sequential). */
+    connectedTo: string[];
+    /** 0 for top-level layers, 1 inside a nested model, … */
+    depth: number;
+  }[];
   /** All weights. */
   totalParams: number;
   /** Weights the optimizer updates. */
@@ -43,13 +40,7 @@ export interface ModelSummary {
   /** Same as `text`. */
   toString(): string;
   /** Rich output in Deno's Jupyter kernel: HTML plus the text. */
-  [JUPYTER_DISPLAY](): MimeBundle;
-}
-
-/** Options of {@linkcode modelSummary}. */
-export interface ModelSummaryOptions {
-  /** List the layers inside nested models too (Keras' `expand_nested`). Default false. */
-  expandNested?: boolean;
+  [JUPYTER_DISPLAY](): Record<string, string | unknown>;
 }
 
 function isModel(layer: tf.layers.Layer): layer is tf.LayersModel {
@@ -82,7 +73,20 @@ function collectRows(
   expand: boolean,
   depth: number,
   prefix: string,
-  rows: SummaryRow[],
+  rows: {
+    /** The layer name, prefixed by its nested model's names when expanded (`sequential/conv2d`). */
+    name: string;
+    /** The layer class, e.g. `"Conv2D"`. */
+    type: string;
+    /** Keras notation, e.g. `"(None, 148, 148, 32)"`. */
+    outputShape: string;
+    /** Number of weights (trainable and not). */
+    params: number;
+    /** The layers feeding this one (Functional models; empty for Sequential). */
+    connectedTo: string[];
+    /** 0 for top-level layers, 1 inside a nested model, … */
+    depth: number;
+  }[],
 ): void {
   const members = new Set(model.layers);
   const sequential = model.getClassName() === "Sequential";
@@ -137,9 +141,25 @@ function escapeHtml(text: string): string {
  */
 export function modelSummary(
   model: tf.LayersModel,
-  options: ModelSummaryOptions = {},
+  options: {
+    /** List the layers inside nested models too (Keras' `expand_nested`). Default false. */
+    expandNested?: boolean;
+  } = {},
 ): ModelSummary {
-  const rows: SummaryRow[] = [];
+  const rows: {
+    /** The layer name, prefixed by its nested model's names when expanded (`sequential/conv2d`). */
+    name: string;
+    /** The layer class, e.g. `"Conv2D"`. */
+    type: string;
+    /** Keras notation, e.g. `"(None, 148, 148, 32)"`. */
+    outputShape: string;
+    /** Number of weights (trainable and not). */
+    params: number;
+    /** The layers feeding this one (Functional models; empty for Sequential). */
+    connectedTo: string[];
+    /** 0 for top-level layers, 1 inside a nested model, … */
+    depth: number;
+  }[] = [];
   collectRows(model, options.expandNested ?? false, 0, "", rows);
   const trainableParams = weightCount(model.trainableWeights);
   const nonTrainableParams = weightCount(model.nonTrainableWeights);

@@ -9,7 +9,7 @@ import { parseHTML } from "linkedom";
 import { loadImage as skiaLoadImage } from "@napi-rs/canvas";
 import { Buffer } from "node:buffer";
 import { Figure, FONT_FAMILY } from "./figure.ts";
-import { JUPYTER_DISPLAY, type MimeBundle, toBase64 } from "../display/jupyter.ts";
+import { JUPYTER_DISPLAY, toBase64 } from "../display/jupyter.ts";
 import type { History } from "../models/history.ts";
 
 /** A figure that is also an SVG document. */
@@ -31,7 +31,7 @@ export class ChartFigure extends Figure {
   }
 
   /** PNG first (it always renders), SVG alongside. */
-  override [JUPYTER_DISPLAY](): MimeBundle {
+  override [JUPYTER_DISPLAY](): Record<string, string | unknown> {
     return {
       "image/png": toBase64(this.png()),
       "image/svg+xml": this.svgText,

@@ -122,18 +122,6 @@ export function colormap(name: ColormapName | Colormap): Colormap {
   return map;
 }
 
-/** How values become colours in {@linkcode applyColormap}. */
-export interface ColormapOptions {
-  /** Colormap name or table. Default `"viridis"`. */
-  cmap?: ColormapName | Colormap;
-  /** Value shown as the first colour; default: the data's finite minimum. */
-  vmin?: number;
-  /** Value shown as the last colour; default: the data's finite maximum. */
-  vmax?: number;
-  /** RGB for NaN and ±Infinity ("bad" values). Default magenta `[255, 0, 255]`. */
-  bad?: readonly [number, number, number];
-}
-
 /** The finite minimum and maximum of some values (0, 0 when none is finite). */
 export function finiteRange(values: ArrayLike<number>): [number, number] {
   let lo = Infinity, hi = -Infinity;
@@ -171,7 +159,16 @@ function finiteRangeSlow(values: ArrayLike<number>): [number, number] {
  */
 export function applyColormap(
   values: ArrayLike<number>,
-  options: ColormapOptions = {},
+  options: {
+    /** Colormap name or table. Default `"viridis"`. */
+    cmap?: ColormapName | Colormap;
+    /** Value shown as the first colour; default: the data's finite minimum. */
+    vmin?: number;
+    /** Value shown as the last colour; default: the data's finite maximum. */
+    vmax?: number;
+    /** RGB for NaN and ±Infinity ("bad" values). Default magenta `[255, 0, 255]`. */
+    bad?: readonly [number, number, number];
+  } = {},
 ): Uint8Array {
   const { lut } = colormap(options.cmap ?? "viridis");
   const [dataMin, dataMax] = options.vmin == null || options.vmax == null

@@ -5,37 +5,11 @@
  * @module
  */
 import type * as tf from "@tensorflow/tfjs";
-import { type Colormap, colormap, type ColormapName } from "./colormaps.ts";
+import { colormap } from "./colormaps.ts";
 import { type Raster, tileRasters, upscaleNearest } from "./raster.ts";
 import { imageFigure } from "./axes.ts";
 import type { Figure } from "./figure.ts";
-
-/** How each channel's values become 0–255 before colouring. */
-export type ChannelNormalization = "standardize" | "minmax" | "none";
-
-/** Options of {@linkcode featureGrid}. */
-export interface FeatureGridOptions {
-  /** Channels per row. Default 16, as in the book. */
-  cols?: number;
-  /** Colormap. Default `"viridis"`. */
-  cmap?: ColormapName | Colormap;
-  /** Title above the grid, typically the layer name. */
-  title?: string;
-  /**
-   * `"standardize"` (default, the book's): `(x − mean) / std · 64 + 128`, clipped
-   * to 0–255; a channel that is constant on this input (silent) shows flat at
-   * 0, dark, as the book's NumPy code draws it (0/0 is NaN, which becomes 0),
-   * and the title counts them. `"minmax"`: each
-   * channel stretched to 0–255. `"none"`: one scale for the whole layer.
-   */
-  normalize?: ChannelNormalization;
-  /** Pixels between tiles (white). Default 1, as in the book's 2nd edition. */
-  gap?: number;
-  /** Small maps are enlarged by an integer factor until tiles are at least this wide. Default 64. */
-  minTileSize?: number;
-  /** Only these channel indices (default: all). */
-  channels?: readonly number[];
-}
+import type { FigureOptions } from "./figure_options.ts";
 
 /**
  * Maps one layer's activation (`[1, h, w, c]` or `[h, w, c]`) to 0–255 bytes
@@ -51,7 +25,7 @@ export interface FeatureGridOptions {
  */
 export function normalizeChannels(
   activation: tf.Tensor,
-  normalize: ChannelNormalization = "standardize",
+  normalize: "standardize" | "minmax" | "none" = "standardize",
   channels?: readonly number[],
 ): { height: number; width: number; channels: number[]; bytes: Uint8Array; silent: number[] } {
   const shape = activation.shape.length === 4 ? activation.shape.slice(1) : activation.shape;
@@ -129,7 +103,7 @@ export function normalizeChannels(
  * await featureGrid(first.activation, { title: first.name }).save("out/conv2d_1.png");
  * ```
  */
-export function featureGrid(activation: tf.Tensor, options: FeatureGridOptions = {}): Figure {
+export function featureGrid(activation: tf.Tensor, options: FigureOptions = {}): Figure {
   const { height, width, channels, bytes, silent } = normalizeChannels(
     activation,
     options.normalize ?? "standardize",

@@ -16,7 +16,7 @@ import { createRequire } from "node:module";
 import { mkdir, writeFile } from "node:fs/promises";
 import { dirname } from "node:path";
 import { type Raster, toRgba } from "./raster.ts";
-import { JUPYTER_DISPLAY, type MimeBundle, toBase64 } from "../display/jupyter.ts";
+import { JUPYTER_DISPLAY, toBase64 } from "../display/jupyter.ts";
 
 /** The font family figures use: DejaVu Sans, matplotlib's default, bundled from npm. */
 export const FONT_FAMILY = "DejaVu Sans";
@@ -35,9 +35,6 @@ function ensureFont(): void {
     // System fonts still render text; the bundled one only makes it identical everywhere.
   }
 }
-
-/** Drawing callback of a {@linkcode Figure}. */
-export type Draw = (ctx: SKRSContext2D) => void;
 
 /**
  * A finished picture: `png()`, `save(path)`, and rich display in a notebook.
@@ -59,7 +56,7 @@ export class Figure {
   constructor(
     readonly width: number,
     readonly height: number,
-    readonly draw: Draw,
+    readonly draw: (ctx: SKRSContext2D) => void,
     readonly title = "",
   ) {}
 
@@ -95,7 +92,7 @@ export class Figure {
   }
 
   /** The MIME bundle Deno's Jupyter kernel renders. */
-  [JUPYTER_DISPLAY](): MimeBundle {
+  [JUPYTER_DISPLAY](): Record<string, string | unknown> {
     return { "image/png": toBase64(this.png()), "text/plain": this.toString() };
   }
 

@@ -5,30 +5,12 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
-import { type Colormap, colormap, type ColormapName } from "./colormaps.ts";
+import { colormap } from "./colormaps.ts";
 import { type Raster, upscaleNearest } from "./raster.ts";
 import { imshow, matshow, rgbTensorToRaster, zoomFor } from "./matshow.ts";
 import { imageFigure } from "./axes.ts";
 import { type Figure, hstack } from "./figure.ts";
-
-/** Options of {@linkcode overlayHeatmap}. */
-export interface OverlayOptions {
-  /** Weight of the heatmap. Default 0.4 (the book's). */
-  alpha?: number;
-  /** Colormap. Default `"jet"` (matplotlib's, as the book's 2nd edition). */
-  cmap?: ColormapName | Colormap;
-  /**
-   * `"add"` (default): the book's `heatmap * 0.4 + img`, rescaled to 0–255
-   * as the 2nd edition's `array_to_img` does; `"saturate"`: the same sum
-   * clipped at 255 (1st edition, `cv2.imwrite`); `"mix"`:
-   * `(1 − α)·img + α·heatmap`.
-   */
-  blend?: "add" | "saturate" | "mix";
-  /** Title above the figure. */
-  title?: string;
-  /** Displayed size of the longer side (integer zoom). Default: the image's own size, at least 300. */
-  size?: number;
-}
+import type { FigureOptions } from "./figure_options.ts";
 
 /**
  * The heatmap, resized bilinearly to the picture, coloured and blended onto
@@ -46,7 +28,7 @@ export interface OverlayOptions {
 export function overlayRaster(
   image: tf.Tensor,
   heatmap: tf.Tensor,
-  options: OverlayOptions = {},
+  options: FigureOptions = {},
 ): Raster {
   const picture = rgbTensorToRaster(image);
   const { width, height } = picture;
@@ -98,7 +80,7 @@ export function overlayRaster(
 export function overlayHeatmap(
   image: tf.Tensor,
   heatmap: tf.Tensor,
-  options: OverlayOptions = {},
+  options: FigureOptions = {},
 ): Figure {
   const raster = overlayRaster(image, heatmap, options);
   const zoom = zoomFor(raster.width, raster.height, options.size ?? Math.max(300, raster.width));
@@ -121,7 +103,7 @@ export function overlayHeatmap(
 export function camPanels(
   image: tf.Tensor,
   heatmap: tf.Tensor,
-  options: OverlayOptions = {},
+  options: FigureOptions = {},
 ): Figure {
   const size = options.size ?? 300;
   return hstack([

@@ -4,13 +4,11 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
-import { type Colormap, type ColormapName, finiteRange } from "./colormaps.ts";
+import { finiteRange } from "./colormaps.ts";
 import { colorize, type Matrix, type Raster, upscaleNearest } from "./raster.ts";
 import { imageFigure } from "./axes.ts";
 import type { Figure } from "./figure.ts";
-
-/** Anything with rows and columns of numbers. */
-export type MatrixLike = Matrix | tf.Tensor | readonly (readonly number[])[];
+import type { FigureOptions } from "./figure_options.ts";
 
 /**
  * Reads a 2-D matrix from a tensor (`[h, w]`, or `[1, h, w]`, `[h, w, 1]`,
@@ -22,7 +20,7 @@ export type MatrixLike = Matrix | tf.Tensor | readonly (readonly number[])[];
  * console.log(toMatrix([[1, 2], [3, 4]]).width); // 2
  * ```
  */
-export function toMatrix(data: MatrixLike): Matrix {
+export function toMatrix(data: Matrix | tf.Tensor | readonly (readonly number[])[]): Matrix {
   if (data instanceof tf.Tensor) {
     let shape = data.shape;
     if (shape.length === 4 && shape[0] === 1 && shape[3] === 1) shape = [shape[1], shape[2]];
@@ -52,26 +50,6 @@ export function toMatrix(data: MatrixLike): Matrix {
   return m;
 }
 
-/** Options of {@linkcode matshow}. */
-export interface MatshowOptions {
-  /** Colormap; default `"viridis"` (matplotlib's default). */
-  cmap?: ColormapName | Colormap;
-  /** Lower end of the colour scale; default: the data minimum. */
-  vmin?: number;
-  /** Upper end; default: the data maximum. */
-  vmax?: number;
-  /** Title above the image. */
-  title?: string;
-  /** Draw a colorbar. Default false. */
-  colorbar?: boolean;
-  /** Ticks on top and left like matplotlib's matshow. Default true. */
-  ticks?: boolean;
-  /** Displayed size of the longer side in pixels (integer nearest-neighbour zoom). Default 400. */
-  size?: number;
-  /** Colour for NaN/±Infinity. Default magenta. */
-  bad?: readonly [number, number, number];
-}
-
 /** The integer zoom that brings the longer side closest to `size` without going under 1. */
 export function zoomFor(width: number, height: number, size: number): number {
   return Math.max(1, Math.round(size / Math.max(width, height)));
@@ -88,7 +66,10 @@ export function zoomFor(width: number, height: number, size: number): number {
  * await fig.save("out/matshow.png");
  * ```
  */
-export function matshow(data: MatrixLike, options: MatshowOptions = {}): Figure {
+export function matshow(
+  data: Matrix | tf.Tensor | readonly (readonly number[])[],
+  options: FigureOptions = {},
+): Figure {
   const matrix = toMatrix(data);
   const [lo, hi] = finiteRange(matrix.data);
   const vmin = options.vmin ?? lo, vmax = options.vmax ?? hi;
@@ -103,17 +84,6 @@ export function matshow(data: MatrixLike, options: MatshowOptions = {}): Figure 
     ticks: options.ticks === false ? "none" : "top-left",
     colorbar: options.colorbar ? { cmap, vmin, vmax } : undefined,
   });
-}
-
-/** Options of {@linkcode imshow}. */
-export interface ImshowOptions extends Omit<MatshowOptions, "ticks"> {
-  /** Ticks at the bottom and left (true) or no axes (false, default). */
-  axis?: boolean;
-  /**
-   * Value range of RGB input: `"auto"` (default: 0–255 when any value exceeds
-   * 1, else 0–1), `"0-1"` or `"0-255"`. Values outside are clipped.
-   */
-  range?: "auto" | "0-1" | "0-255";
 }
 
 /**
@@ -164,10 +134,10 @@ export function rgbTensorToRaster(
  * ```
  */
 export function imshow(
-  image: tf.Tensor | Raster | MatrixLike,
-  options: ImshowOptions = {},
+  image: tf.Tensor | Raster | (Matrix | tf.Tensor | readonly (readonly number[])[]),
+  options: FigureOptions = {},
 ): Figure {
-  const ticks = options.axis ? "bottom-left" : "none";
+  const ticks = options.ticks ? "bottom-left" : "none";
   const isRgbTensor = image instanceof tf.Tensor && image.shape[image.shape.length - 1] === 3 &&
     image.shape.length >= 3;
   if (isRgbTensor || isRaster(image)) {
@@ -179,7 +149,7 @@ export function imshow(
       ticks,
     });
   }
-  const matrix = toMatrix(image as MatrixLike);
+  const matrix = toMatrix(image as (Matrix | tf.Tensor | readonly (readonly number[])[]));
   const [lo, hi] = finiteRange(matrix.data);
   const vmin = options.vmin ?? lo, vmax = options.vmax ?? hi;
   const cmap = options.cmap ?? "viridis";

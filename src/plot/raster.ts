@@ -4,7 +4,9 @@
  *
  * @module
  */
-import { applyColormap, type ColormapOptions } from "./colormaps.ts";
+import { applyColormap } from "./colormaps.ts";
+
+type ColormapOptions = NonNullable<Parameters<typeof applyColormap>[1]>;
 
 /** An 8-bit RGB image, row-major, three bytes per pixel. */
 export interface Raster {
