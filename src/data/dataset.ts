@@ -46,9 +46,13 @@ export interface ImageDatasetOptions {
  * ```ts
  * import { imageDatasetFromDirectory, initBackend } from "convscope";
  * await initBackend();
- * const train = await imageDatasetFromDirectory("data/train", { batchSize: 20, rescale: 1 / 255 });
- * console.log(train.classNames, train.size); // ["cats", "dogs"] 2000
- * for await (const { x, y } of train.batches()) { x.dispose(); y.dispose(); break; }
+ * // The book's split, wherever you keep it (train/cats, train/dogs, …).
+ * const dir = "data/cats_and_dogs_small/train";
+ * if (await Deno.stat(dir).then(() => true, () => false)) {
+ *   const train = await imageDatasetFromDirectory(dir, { batchSize: 20, rescale: 1 / 255 });
+ *   console.log(train.classNames, train.size); // ["cats", "dogs"] 2000
+ *   for await (const { x, y } of train.batches()) { x.dispose(); y.dispose(); break; }
+ * }
  * ```
  */
 export class ImageDataset {
@@ -172,8 +176,11 @@ export class ImageDataset {
  * ```ts
  * import { imageDatasetFromDirectory, initBackend } from "convscope";
  * await initBackend();
- * const validation = await imageDatasetFromDirectory("data/validation", { shuffle: false });
- * console.log(validation.stepsPerEpoch);
+ * const dir = "data/cats_and_dogs_small/validation"; // the book's split, wherever you keep it
+ * if (await Deno.stat(dir).then(() => true, () => false)) {
+ *   const validation = await imageDatasetFromDirectory(dir, { shuffle: false });
+ *   console.log(validation.stepsPerEpoch);
+ * }
  * ```
  */
 export async function imageDatasetFromDirectory(

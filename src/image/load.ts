@@ -99,7 +99,8 @@ export async function decodeImage(
  *
  * @example
  * ```ts
- * import { loadImage } from "convscope";
+ * import { initBackend, loadImage } from "convscope";
+ * await initBackend();
  * const image = await loadImage("notebooks/images/chelsea.png", { targetSize: [150, 150] });
  * console.log(image.shape); // [150, 150, 3]
  * ```

@@ -15,7 +15,8 @@ const cache = new WeakMap<tf.LayersModel, Map<string, tf.LayersModel>>();
  *
  * @example
  * ```ts
- * import { activationModel, bookConvnet } from "convscope";
+ * import { activationModel, bookConvnet, initBackend } from "convscope";
+ * await initBackend();
  * const model = bookConvnet();
  * const activations = activationModel(model, [0, 1, 2, 3, 4, 5, 6, 7]);
  * console.log(activations.outputs.length); // 8
@@ -115,7 +116,8 @@ export function getActivations(
  *
  * @example
  * ```ts
- * import { informativeChannels, tf } from "convscope";
+ * import { informativeChannels, initBackend, tf } from "convscope";
+ * await initBackend();
  * const maps = tf.stack([tf.zeros([4, 4]), tf.randomNormal([4, 4]), tf.ones([4, 4])], -1).expandDims(0);
  * console.log(informativeChannels(maps as tf.Tensor4D, 1)); // [1]
  * ```

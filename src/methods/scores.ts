@@ -27,8 +27,9 @@ export interface ClassScore {
  *
  * @example
  * ```ts
- * import { tf } from "convscope";
+ * import { initBackend, tf } from "convscope";
  * import { classScore } from "./scores.ts";
+ * await initBackend();
  * const cat = classScore([0.2], 0); // one sigmoid unit: P(dog) = 0.2
  * console.log(cat.classes, cat.score(tf.tensor2d([[1.5]])).dataSync()[0]); // 2 -1.5
  * ```

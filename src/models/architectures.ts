@@ -30,7 +30,8 @@ function dense(
  *
  * @example
  * ```ts
- * import { bookConvnet } from "convscope";
+ * import { bookConvnet, initBackend } from "convscope";
+ * await initBackend();
  * const model = bookConvnet();
  * console.log(model.layers[0].name, model.outputs[0].shape); // conv2d_1 [null, 1]
  * ```
@@ -73,7 +74,8 @@ export function bookConvnet(
  *
  * @example
  * ```ts
- * import { mnistConvnet } from "convscope";
+ * import { initBackend, mnistConvnet } from "convscope";
+ * await initBackend();
  * const model = mnistConvnet();
  * console.log(model.getLayer("preds").outputShape); // [null, 10]
  * ```
@@ -115,7 +117,8 @@ export function mnistConvnet(options: {
  *
  * @example
  * ```ts
- * import { threeClassConvnet } from "convscope";
+ * import { initBackend, threeClassConvnet } from "convscope";
+ * await initBackend();
  * console.log(threeClassConvnet().layers.map((l) => l.name).slice(0, 2)); // ["conv2d", "max_pooling2d"]
  * ```
  */
@@ -157,7 +160,8 @@ export function threeClassConvnet(options: {
  *
  * @example
  * ```ts
- * import { vgg16 } from "convscope";
+ * import { initBackend, vgg16 } from "convscope";
+ * await initBackend();
  * const base = vgg16({ includeTop: false, inputShape: [150, 150, 3] });
  * console.log(base.getLayer("block5_conv1").outputShape); // [null, 9, 9, 512]
  * ```

@@ -119,7 +119,9 @@ export async function loadKeras2Hdf5(bytes: Uint8Array, label: string): Promise<
  * import { initBackend, loadKerasWeights, vgg16 } from "convscope";
  * await initBackend();
  * const model = vgg16();
- * await loadKerasWeights(model, "vgg16_weights_tf_dim_ordering_tf_kernels.h5");
+ * // keras.applications' ImageNet weights, downloaded once from Keras' site.
+ * const file = "vgg16_weights_tf_dim_ordering_tf_kernels.h5";
+ * if (await Deno.stat(file).then(() => true, () => false)) await loadKerasWeights(model, file);
  * ```
  */
 export async function loadKerasWeights(

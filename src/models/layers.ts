@@ -66,8 +66,9 @@ export function walkLayers(model: tf.LayersModel, prefix = ""): LayerPath[] {
  *
  * @example
  * ```ts
- * import { bookConvnet } from "convscope";
+ * import { bookConvnet, initBackend } from "convscope";
  * import { resolveLayer } from "./layers.ts";
+ * await initBackend();
  * console.log(resolveLayer(bookConvnet(), -1).path); // dense_2
  * ```
  */
@@ -111,7 +112,8 @@ export function resolveLayer(model: tf.LayersModel, selector: LayerSelector): La
  *
  * @example
  * ```ts
- * import { bookConvnet, findLayer } from "convscope";
+ * import { bookConvnet, findLayer, initBackend } from "convscope";
+ * await initBackend();
  * console.log(findLayer(bookConvnet(), "conv2d_2").name); // conv2d_2
  * ```
  */
@@ -125,8 +127,9 @@ export function findLayer(model: tf.LayersModel, selector: LayerSelector): tf.la
  *
  * @example
  * ```ts
- * import { bookConvnet } from "convscope";
+ * import { bookConvnet, initBackend } from "convscope";
  * import { selectLayers } from "./layers.ts";
+ * await initBackend();
  * console.log(selectLayers(bookConvnet()).length); // 8
  * ```
  */
@@ -177,8 +180,9 @@ export function layerOutputShape(layer: tf.layers.Layer): (number | null)[] {
  *
  * @example
  * ```ts
- * import { bookConvnet } from "convscope";
+ * import { bookConvnet, initBackend } from "convscope";
  * import { layerOutput } from "./layers.ts";
+ * await initBackend();
  * const model = bookConvnet();
  * console.log(layerOutput(model, model.getLayer("conv2d_1")).shape); // [null, 148, 148, 32]
  * ```

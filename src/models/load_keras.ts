@@ -44,8 +44,10 @@ async function isTfjsLayersSource(source: string | URL): Promise<boolean> {
  * ```ts
  * import { initBackend, loadKerasModel, modelSummary } from "convscope";
  * await initBackend();
- * const model = await loadKerasModel("cats_and_dogs_small_2.h5");
- * console.log(modelSummary(model).text);
+ * const file = "cats_and_dogs_small_2.h5"; // the file the book's notebook 5.2 saves
+ * if (await Deno.stat(file).then(() => true, () => false)) {
+ *   console.log(modelSummary(await loadKerasModel(file)).text);
+ * }
  * ```
  */
 export async function loadKerasModel(source: Source): Promise<tf.LayersModel> {

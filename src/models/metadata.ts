@@ -33,7 +33,8 @@ export function modelInputRange(model: tf.LayersModel): [number, number] | undef
  *
  * @example
  * ```ts
- * import { bookConvnet, modelInputRange, setModelInputRange } from "convscope";
+ * import { bookConvnet, initBackend, modelInputRange, setModelInputRange } from "convscope";
+ * await initBackend();
  * const model = bookConvnet();
  * setModelInputRange(model, [0, 1]); // trained on pixels / 255
  * console.log(modelInputRange(model)); // [0, 1]

@@ -17,8 +17,9 @@ import type { FigureOptions } from "./figure_options.ts";
  *
  * @example
  * ```ts
- * import { tf } from "convscope";
+ * import { initBackend, tf } from "convscope";
  * import { normalizeChannels } from "./feature_grid.ts";
+ * await initBackend();
  * const { bytes } = normalizeChannels(tf.zeros([1, 2, 2, 3]));
  * console.log(bytes[0]); // 0: a channel that is constant on this input is drawn dark
  * ```

@@ -17,7 +17,8 @@ import { tileRasters } from "./raster.ts";
  *
  * @example
  * ```ts
- * import { imageGrid, tf } from "convscope";
+ * import { imageGrid, initBackend, tf } from "convscope";
+ * await initBackend();
  * const fig = imageGrid(tf.ones([6, 8, 8, 3]), { cols: 3, gap: 2, title: "six" });
  * console.log(fig.title); // "six"
  * ```

@@ -128,7 +128,8 @@ export function rgbTensorToRaster(
  *
  * @example
  * ```ts
- * import { imshow, loadImage } from "convscope";
+ * import { imshow, initBackend, loadImage } from "convscope";
+ * await initBackend();
  * const cat = await loadImage("notebooks/images/chelsea.png", { targetSize: [150, 150] });
  * await imshow(cat, { title: "input" }).save("out/input.png");
  * ```

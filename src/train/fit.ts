@@ -64,8 +64,11 @@ function accuracyOf(yTrue: tf.Tensor, yPred: tf.Tensor): tf.Scalar {
  * ```ts
  * import { evaluate, imageDatasetFromDirectory, initBackend, loadBookModel } from "convscope";
  * await initBackend();
- * const data = await imageDatasetFromDirectory("data/validation", { rescale: 1 / 255, shuffle: false });
- * console.log(await evaluate(await loadBookModel(), data)); // { loss: …, acc: … }
+ * const dir = "data/cats_and_dogs_small/validation"; // the book's split, wherever you keep it
+ * if (await Deno.stat(dir).then(() => true, () => false)) {
+ *   const data = await imageDatasetFromDirectory(dir, { rescale: 1 / 255, shuffle: false });
+ *   console.log(await evaluate(await loadBookModel(), data)); // { loss: …, acc: … }
+ * }
  * ```
  */
 export async function evaluate(
@@ -154,9 +157,12 @@ async function loadCheckpoint(
  * await initBackend();
  * const model = bookConvnet();
  * model.compile({ optimizer: tf.train.rmsprop(1e-4), loss: "binaryCrossentropy", metrics: ["accuracy"] });
- * const train = await imageDatasetFromDirectory("data/train", { rescale: 1 / 255, augment: true });
- * const history = await fit(model, train, { epochs: 2 });
- * console.log(history.acc);
+ * const dir = "data/cats_and_dogs_small/train"; // the book's split, wherever you keep it
+ * if (await Deno.stat(dir).then(() => true, () => false)) {
+ *   const train = await imageDatasetFromDirectory(dir, { rescale: 1 / 255, augment: true });
+ *   const history = await fit(model, train, { epochs: 2 });
+ *   console.log(history.acc);
+ * }
  * ```
  */
 export async function fit(
