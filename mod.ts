@@ -27,8 +27,9 @@ export { type BackendInfo, initBackend } from "./src/backend/init.ts";
  *
  * @example
  * ```ts
+ * import { deepStrictEqual as assertEquals } from "node:assert/strict";
  * import { tf } from "convscope";
- * console.log(tf.version.tfjs); // "4.22.0"
+ * assertEquals(tf.version.tfjs, "4.22.0");
  * ```
  */
 export * as tf from "@tensorflow/tfjs";

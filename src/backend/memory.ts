@@ -15,8 +15,9 @@ export const WASM_HEAP_LIMIT = 4 * 1024 ** 3;
  *
  * @example
  * ```ts
+ * import { deepStrictEqual as assertEquals } from "node:assert/strict";
  * import { bytesForShapes } from "./memory.ts";
- * console.log(bytesForShapes([64, 64, 3], [[62, 62, 32]]) > 0); // true
+ * assertEquals(bytesForShapes([64, 64, 3], [[62, 62, 32]]) > 0, true);
  * ```
  */
 export function bytesForShapes(

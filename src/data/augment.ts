@@ -97,11 +97,12 @@ export function randomTransform(
  *
  * @example
  * ```ts
+ * import { deepStrictEqual as assertEquals } from "node:assert/strict";
  * import { augmentBatch, BOOK_AUGMENTATION, initBackend, SeededRandom, tf } from "convscope";
  * await initBackend();
  * const batch = tf.randomUniform([4, 150, 150, 3], 0, 255) as tf.Tensor4D;
  * const out = augmentBatch(batch, BOOK_AUGMENTATION, new SeededRandom(1));
- * console.log(out.shape); // [4, 150, 150, 3]
+ * assertEquals(out.shape, [4, 150, 150, 3]);
  * ```
  */
 export function augmentBatch(

@@ -10,9 +10,10 @@
  *
  * @example
  * ```ts
+ * import { deepStrictEqual as assertEquals } from "node:assert/strict";
  * import { SeededRandom } from "convscope";
  * const r = new SeededRandom(42);
- * console.log(r.next() === new SeededRandom(42).next()); // true
+ * assertEquals(r.next() === new SeededRandom(42).next(), true);
  * ```
  */
 export class SeededRandom {

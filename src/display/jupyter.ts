@@ -43,8 +43,9 @@ export function inJupyter(): boolean {
  *
  * @example
  * ```ts
+ * import { deepStrictEqual as assertEquals } from "node:assert/strict";
  * import { toBase64 } from "./jupyter.ts";
- * console.log(toBase64(new Uint8Array([1, 2, 3]))); // "AQID"
+ * assertEquals(toBase64(new Uint8Array([1, 2, 3])), "AQID");
  * ```
  */
 export function toBase64(bytes: Uint8Array): string {

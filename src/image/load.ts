@@ -99,10 +99,11 @@ export async function decodeImage(
  *
  * @example
  * ```ts
+ * import { deepStrictEqual as assertEquals } from "node:assert/strict";
  * import { initBackend, loadImage } from "convscope";
  * await initBackend();
  * const image = await loadImage("notebooks/images/chelsea.png", { targetSize: [150, 150] });
- * console.log(image.shape); // [150, 150, 3]
+ * assertEquals(image.shape, [150, 150, 3]);
  * ```
  */
 export async function loadImage(

@@ -37,11 +37,12 @@ export function isZip(bytes: Uint8Array): boolean {
  *
  * @example
  * ```ts
+ * import { deepStrictEqual as assertEquals } from "node:assert/strict";
  * import { readZip } from "./zip.ts";
  * import { zipSync } from "fflate";
  * const zip = zipSync({ "a.txt": new TextEncoder().encode("hi") });
  * const { files } = readZip(zip, "demo.zip");
- * console.log(new TextDecoder().decode(files.get("a.txt"))); // "hi"
+ * assertEquals(new TextDecoder().decode(files.get("a.txt")), "hi");
  * ```
  */
 export function readZip(bytes: Uint8Array, label: string, limits: ZipLimits = {}): ZipEntries {

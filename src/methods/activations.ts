@@ -15,11 +15,12 @@ const cache = new WeakMap<tf.LayersModel, Map<string, tf.LayersModel>>();
  *
  * @example
  * ```ts
+ * import { deepStrictEqual as assertEquals } from "node:assert/strict";
  * import { activationModel, bookConvnet, initBackend } from "convscope";
  * await initBackend();
  * const model = bookConvnet();
  * const activations = activationModel(model, [0, 1, 2, 3, 4, 5, 6, 7]);
- * console.log(activations.outputs.length); // 8
+ * assertEquals(activations.outputs.length, 8);
  * ```
  */
 export function activationModel(
@@ -116,10 +117,11 @@ export function getActivations(
  *
  * @example
  * ```ts
+ * import { deepStrictEqual as assertEquals } from "node:assert/strict";
  * import { informativeChannels, initBackend, tf } from "convscope";
  * await initBackend();
  * const maps = tf.stack([tf.zeros([4, 4]), tf.randomNormal([4, 4]), tf.ones([4, 4])], -1).expandDims(0);
- * console.log(informativeChannels(maps as tf.Tensor4D, 1)); // [1]
+ * assertEquals(informativeChannels(maps as tf.Tensor4D, 1), [1]);
  * ```
  */
 export function informativeChannels(activation: tf.Tensor4D, count = 2): number[] {

@@ -94,10 +94,11 @@ function validateFilters(layer: tf.layers.Layer, filters: readonly number[]): nu
  *
  * @example
  * ```ts
+ * import { deepStrictEqual as assertEquals } from "node:assert/strict";
  * import { bookConvnet, filterPatterns, initBackend } from "convscope";
  * await initBackend();
  * const patterns = await filterPatterns(bookConvnet(), "conv2d_1", [0, 1, 2], { inputSize: 64 });
- * console.log(patterns.shape); // [3, 64, 64, 3]
+ * assertEquals(patterns.shape, [3, 64, 64, 3]);
  * ```
  */
 export async function filterPatterns(

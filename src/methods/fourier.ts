@@ -80,11 +80,12 @@ export interface FourierImage {
  *
  * @example
  * ```ts
+ * import { deepStrictEqual as assertEquals } from "node:assert/strict";
  * import { initBackend } from "convscope";
  * import { fourierImage } from "./fourier.ts";
  * await initBackend();
  * const param = fourierImage(2, 64, 64, 7);
- * console.log(param.render().shape); // [2, 64, 64, 3]
+ * assertEquals(param.render().shape, [2, 64, 64, 3]);
  * param.dispose();
  * ```
  */

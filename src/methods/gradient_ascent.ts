@@ -42,11 +42,12 @@ export function normalizeGradient(
  *
  * @example
  * ```ts
+ * import { deepStrictEqual as assertEquals } from "node:assert/strict";
  * import { initBackend } from "convscope";
  * import { noiseImage } from "./gradient_ascent.ts";
  * await initBackend();
  * const x = noiseImage([64, 64, 3], 7);
- * console.log(x.shape); // [1, 64, 64, 3]
+ * assertEquals(x.shape, [1, 64, 64, 3]);
  * ```
  */
 export function noiseImage(

@@ -110,9 +110,10 @@ function roll(x: tf.Tensor4D, dy: number, dx: number): tf.Tensor4D {
  *
  * @example
  * ```ts
+ * import { deepStrictEqual as assertEquals } from "node:assert/strict";
  * import { initBackend, jitter, SeededRandom, tf } from "convscope";
  * await initBackend();
- * console.log(jitter(4).apply(tf.zeros([1, 8, 8, 1]), new SeededRandom(0)).shape); // [1, 8, 8, 1]
+ * assertEquals(jitter(4).apply(tf.zeros([1, 8, 8, 1]), new SeededRandom(0)).shape, [1, 8, 8, 1]);
  * ```
  */
 export function jitter(pixels = 8): InputModifier {
@@ -132,9 +133,10 @@ export function jitter(pixels = 8): InputModifier {
  *
  * @example
  * ```ts
+ * import { deepStrictEqual as assertEquals } from "node:assert/strict";
  * import { initBackend, rotate, SeededRandom, tf } from "convscope";
  * await initBackend();
- * console.log(rotate(10).apply(tf.zeros([1, 8, 8, 3]), new SeededRandom(0)).shape); // [1, 8, 8, 3]
+ * assertEquals(rotate(10).apply(tf.zeros([1, 8, 8, 3]), new SeededRandom(0)).shape, [1, 8, 8, 3]);
  * ```
  */
 export function rotate(degrees = 3): InputModifier {
@@ -159,9 +161,10 @@ export function rotate(degrees = 3): InputModifier {
  *
  * @example
  * ```ts
+ * import { deepStrictEqual as assertEquals } from "node:assert/strict";
  * import { initBackend, scale, SeededRandom, tf } from "convscope";
  * await initBackend();
- * console.log(scale().apply(tf.zeros([1, 8, 8, 3]), new SeededRandom(0)).shape); // [1, 8, 8, 3]
+ * assertEquals(scale().apply(tf.zeros([1, 8, 8, 3]), new SeededRandom(0)).shape, [1, 8, 8, 3]);
  * ```
  */
 export function scale(low = 0.9, high = 1.1): InputModifier {
@@ -195,8 +198,9 @@ export function scale(low = 0.9, high = 1.1): InputModifier {
  *
  * @example
  * ```ts
+ * import { deepStrictEqual as assertEquals } from "node:assert/strict";
  * import { TF_KERAS_VIS_DEFAULTS } from "./regularizers.ts";
- * console.log(TF_KERAS_VIS_DEFAULTS.steps); // 200
+ * assertEquals(TF_KERAS_VIS_DEFAULTS.steps, 200);
  * ```
  */
 export const TF_KERAS_VIS_DEFAULTS: {

@@ -15,11 +15,12 @@ import { outputActivation, withLinearOutput } from "../models/nested.ts";
  *
  * @example
  * ```ts
+ * import { deepStrictEqual as assertEquals } from "node:assert/strict";
  * import { initBackend, loadBookModel, loadImage, saliency, tf } from "convscope";
  * await initBackend();
  * const image = await loadImage("notebooks/images/chelsea.png", { targetSize: [150, 150] });
  * const map = saliency(await loadBookModel(), tf.div(image, 255), { smoothSamples: 20 });
- * console.log(map.shape); // [150, 150]
+ * assertEquals(map.shape, [150, 150]);
  * ```
  */
 export function saliency(

@@ -74,10 +74,11 @@ export function bookConvnet(
  *
  * @example
  * ```ts
+ * import { deepStrictEqual as assertEquals } from "node:assert/strict";
  * import { initBackend, mnistConvnet } from "convscope";
  * await initBackend();
  * const model = mnistConvnet();
- * console.log(model.getLayer("preds").outputShape); // [null, 10]
+ * assertEquals(model.getLayer("preds").outputShape, [null, 10]);
  * ```
  */
 export function mnistConvnet(options: {
@@ -117,9 +118,10 @@ export function mnistConvnet(options: {
  *
  * @example
  * ```ts
+ * import { deepStrictEqual as assertEquals } from "node:assert/strict";
  * import { initBackend, threeClassConvnet } from "convscope";
  * await initBackend();
- * console.log(threeClassConvnet().layers.map((l) => l.name).slice(0, 2)); // ["conv2d", "max_pooling2d"]
+ * assertEquals(threeClassConvnet().layers.map((l) => l.name).slice(0, 2), ["conv2d", "max_pooling2d"]);
  * ```
  */
 export function threeClassConvnet(options: {
@@ -160,10 +162,11 @@ export function threeClassConvnet(options: {
  *
  * @example
  * ```ts
+ * import { deepStrictEqual as assertEquals } from "node:assert/strict";
  * import { initBackend, vgg16 } from "convscope";
  * await initBackend();
  * const base = vgg16({ includeTop: false, inputShape: [150, 150, 3] });
- * console.log(base.getLayer("block5_conv1").outputShape); // [null, 9, 9, 512]
+ * assertEquals(base.getLayer("block5_conv1").outputShape, [null, 9, 9, 512]);
  * ```
  */
 export function vgg16(

@@ -66,8 +66,9 @@ function hdf5Reason(error: unknown): string {
  *
  * @example
  * ```ts
+ * import { deepStrictEqual as assertEquals } from "node:assert/strict";
  * import { isHdf5 } from "./hdf5.ts";
- * console.log(isHdf5(new TextEncoder().encode("not hdf5"))); // false
+ * assertEquals(isHdf5(new TextEncoder().encode("not hdf5")), false);
  * ```
  */
 export function isHdf5(bytes: Uint8Array): boolean {

@@ -33,8 +33,9 @@ import { assignLayerWeights, type WeightProblems } from "./weights.ts";
  *
  * @example
  * ```ts
+ * import { deepStrictEqual as assertEquals } from "node:assert/strict";
  * import { kerasSnakeCase } from "./keras_v3.ts";
- * console.log(kerasSnakeCase("BatchNormalization")); // "batch_normalization"
+ * assertEquals(kerasSnakeCase("BatchNormalization"), "batch_normalization");
  * ```
  */
 export function kerasSnakeCase(className: string): string {

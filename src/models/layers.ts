@@ -42,10 +42,11 @@ function isModel(layer: tf.layers.Layer): layer is tf.LayersModel {
  *
  * @example
  * ```ts
+ * import { deepStrictEqual as assertEquals } from "node:assert/strict";
  * import { bookConvnet, initBackend } from "convscope";
  * import { walkLayers } from "./layers.ts";
  * await initBackend();
- * console.log(walkLayers(bookConvnet()).map((l) => l.path).slice(0, 2)); // ["conv2d_1", "max_pooling2d_1"]
+ * assertEquals(walkLayers(bookConvnet()).map((l) => l.path).slice(0, 2), ["conv2d_1", "max_pooling2d_1"]);
  * ```
  */
 export function walkLayers(model: tf.LayersModel, prefix = ""): LayerPath[] {
@@ -127,10 +128,11 @@ export function findLayer(model: tf.LayersModel, selector: LayerSelector): tf.la
  *
  * @example
  * ```ts
+ * import { deepStrictEqual as assertEquals } from "node:assert/strict";
  * import { bookConvnet, initBackend } from "convscope";
  * import { selectLayers } from "./layers.ts";
  * await initBackend();
- * console.log(selectLayers(bookConvnet()).length); // 8
+ * assertEquals(selectLayers(bookConvnet()).length, 8);
  * ```
  */
 export function selectLayers(
@@ -157,10 +159,11 @@ export function selectLayers(
  *
  * @example
  * ```ts
+ * import { deepStrictEqual as assertEquals } from "node:assert/strict";
  * import { bookConvnet, initBackend } from "convscope";
  * import { layerOutputShape } from "./layers.ts";
  * await initBackend();
- * console.log(layerOutputShape(bookConvnet().getLayer("conv2d_1"))); // [null, 148, 148, 32]
+ * assertEquals(layerOutputShape(bookConvnet().getLayer("conv2d_1")), [null, 148, 148, 32]);
  * ```
  */
 export function layerOutputShape(layer: tf.layers.Layer): (number | null)[] {
@@ -180,11 +183,12 @@ export function layerOutputShape(layer: tf.layers.Layer): (number | null)[] {
  *
  * @example
  * ```ts
+ * import { deepStrictEqual as assertEquals } from "node:assert/strict";
  * import { bookConvnet, initBackend } from "convscope";
  * import { layerOutput } from "./layers.ts";
  * await initBackend();
  * const model = bookConvnet();
- * console.log(layerOutput(model, model.getLayer("conv2d_1")).shape); // [null, 148, 148, 32]
+ * assertEquals(layerOutput(model, model.getLayer("conv2d_1")).shape, [null, 148, 148, 32]);
  * ```
  */
 export function layerOutput(model: tf.LayersModel, layer: tf.layers.Layer): tf.SymbolicTensor {

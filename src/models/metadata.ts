@@ -17,9 +17,10 @@ interface ConvscopeMetadata {
  *
  * @example
  * ```ts
+ * import { deepStrictEqual as assertEquals } from "node:assert/strict";
  * import { initBackend, loadBookModel, modelInputRange } from "convscope";
  * await initBackend();
- * console.log(modelInputRange(await loadBookModel())); // [0, 1]
+ * assertEquals(modelInputRange(await loadBookModel()), [0, 1]);
  * ```
  */
 export function modelInputRange(model: tf.LayersModel): [number, number] | undefined {
@@ -33,11 +34,12 @@ export function modelInputRange(model: tf.LayersModel): [number, number] | undef
  *
  * @example
  * ```ts
+ * import { deepStrictEqual as assertEquals } from "node:assert/strict";
  * import { bookConvnet, initBackend, modelInputRange, setModelInputRange } from "convscope";
  * await initBackend();
  * const model = bookConvnet();
  * setModelInputRange(model, [0, 1]); // trained on pixels / 255
- * console.log(modelInputRange(model)); // [0, 1]
+ * assertEquals(modelInputRange(model), [0, 1]);
  * ```
  */
 export function setModelInputRange(model: tf.LayersModel, range: readonly [number, number]): void {

@@ -54,11 +54,12 @@ const TICK_LEN = 4;
  *
  * @example
  * ```ts
+ * import { deepStrictEqual as assertEquals } from "node:assert/strict";
  * import { imageFigure } from "./axes.ts";
  * import { colorize } from "./raster.ts";
  * const raster = colorize({ width: 3, height: 1, data: [0, 1, 2] });
  * const fig = imageFigure(raster, { title: "three values", ticks: "none" });
- * console.log(fig.height > raster.height); // true
+ * assertEquals(fig.height > raster.height, true);
  * ```
  */
 export function imageFigure(raster: Raster, options: ImageFigureOptions = {}): Figure {

@@ -133,10 +133,11 @@ export function measureText(text: string, fontSpec: string): number {
  *
  * @example
  * ```ts
+ * import { deepStrictEqual as assertEquals } from "node:assert/strict";
  * import { hstack, matshow } from "convscope";
  * const a = matshow({ width: 2, height: 2, data: [0, 1, 2, 3] });
  * const both = hstack([a, a], { gap: 10 });
- * console.log(both.width > a.width); // true
+ * assertEquals(both.width > a.width, true);
  * ```
  */
 export function hstack(

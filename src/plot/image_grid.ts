@@ -17,10 +17,11 @@ import { tileRasters } from "./raster.ts";
  *
  * @example
  * ```ts
+ * import { deepStrictEqual as assertEquals } from "node:assert/strict";
  * import { imageGrid, initBackend, tf } from "convscope";
  * await initBackend();
  * const fig = imageGrid(tf.ones([6, 8, 8, 3]), { cols: 3, gap: 2, title: "six" });
- * console.log(fig.title); // "six"
+ * assertEquals(fig.title, "six");
  * ```
  */
 export function imageGrid(

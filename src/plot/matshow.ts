@@ -16,8 +16,9 @@ import type { FigureOptions } from "./figure_options.ts";
  *
  * @example
  * ```ts
+ * import { deepStrictEqual as assertEquals } from "node:assert/strict";
  * import { toMatrix } from "./matshow.ts";
- * console.log(toMatrix([[1, 2], [3, 4]]).width); // 2
+ * assertEquals(toMatrix([[1, 2], [3, 4]]).width, 2);
  * ```
  */
 export function toMatrix(data: Matrix | tf.Tensor | readonly (readonly number[])[]): Matrix {
@@ -91,10 +92,11 @@ export function matshow(
  *
  * @example
  * ```ts
+ * import { deepStrictEqual as assertEquals } from "node:assert/strict";
  * import * as tf from "@tensorflow/tfjs";
  * import { rgbTensorToRaster } from "./matshow.ts";
  * const r = rgbTensorToRaster(tf.ones([2, 2, 3]), "0-1");
- * console.log(r.data[0]); // 255
+ * assertEquals(r.data[0], 255);
  * ```
  */
 export function rgbTensorToRaster(

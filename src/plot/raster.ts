@@ -33,9 +33,10 @@ export interface Matrix {
  *
  * @example
  * ```ts
+ * import { deepStrictEqual as assertEquals } from "node:assert/strict";
  * import { filledRaster } from "./raster.ts";
  * const white = filledRaster(4, 2, [255, 255, 255]);
- * console.log(white.data.length); // 24
+ * assertEquals(white.data.length, 24);
  * ```
  */
 export function filledRaster(
