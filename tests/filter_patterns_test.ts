@@ -221,3 +221,26 @@ Deno.test("a filter that never fires after its ReLU: noise with the 1st edition'
   // Only the first grid has a caption ("2/4 tiles still noise"): one more line.
   assertEquals(after.fig.height - before.fig.height, 23);
 });
+
+Deno.test("the 2nd edition's deprocess: (x − mean) / std · 64 + 128 over the whole image, then the crop", async () => {
+  const model = bookConvnet({ seed: 3 });
+  const opts = { inputSize: 40, steps: 2, seed: 5, initRange: [0.4, 0.6] as [number, number] };
+  const raw = await filterPatterns(model, "conv2d_1", [1], { ...opts, deprocess: "none" });
+  const shown = await filterPatterns(model, "conv2d_1", [1], {
+    ...opts,
+    deprocess: "2nd-edition",
+    crop: 5,
+  });
+  assertEquals(shown.shape, [1, 30, 30, 3]);
+  const expected = tf.tidy(() => {
+    const { mean, variance } = tf.moments(raw);
+    const z = tf.add(tf.mul(tf.div(tf.sub(raw, mean), tf.add(tf.sqrt(variance), 1e-5)), 64), 128);
+    return tf.slice(tf.floor(tf.clipByValue(z, 0, 255)), [0, 5, 5, 0], [-1, 30, 30, -1]).dataSync();
+  });
+  const got = shown.dataSync();
+  let worst = 0;
+  for (let i = 0; i < got.length; i++) worst = Math.max(worst, Math.abs(got[i] - expected[i]));
+  assert(worst <= 1, `largest difference ${worst} levels`);
+  tf.dispose([raw, shown]);
+  model.dispose();
+});

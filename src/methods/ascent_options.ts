@@ -35,8 +35,12 @@ export interface AscentOptions {
   border?: number;
   /** Crop this many pixels from each edge of the result (2nd ed.: 25). Default 0. */
   crop?: number;
-  /** Turns the optimised input into a picture: `"book"` (default), `"none"` (raw floats). */
-  deprocess?: "book" | "none";
+  /**
+   * Turns the optimised input into a picture: `"book"` (default, the 1st
+   * edition's: standardised to standard deviation 0.1 around 0.5), `"2nd-edition"`
+   * (`(x − mean) / std · 64 + 128`), or `"none"` (the raw floats).
+   */
+  deprocess?: "book" | "2nd-edition" | "none";
   /** Most images per forward/backward pass; default: as many as fit in memory. */
   batchSize?: number;
   /** Stops the ascent early; what was reached so far (for maximisation: the best so far) is returned. */

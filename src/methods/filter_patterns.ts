@@ -216,10 +216,15 @@ export async function filterPatterns(
   bar?.done();
   const crop = options.crop ?? 0;
   return tf.tidy(() => {
-    const cropped = crop > 0
-      ? tf.slice(raw, [0, crop, crop, 0], [-1, height - 2 * crop, width - 2 * crop, -1])
-      : raw;
-    const result = options.deprocess === "none" ? cropped.clone() : deprocessImage(cropped);
+    // Deprocessed over the whole image, then cropped, as the 2nd edition does.
+    const picture = options.deprocess === "none"
+      ? raw
+      : options.deprocess === "2nd-edition"
+      ? deprocessImage(raw, { scale: 64 / 255, center: 128 / 255 }) // (x − mean) / std · 64 + 128
+      : deprocessImage(raw);
+    const result = crop > 0
+      ? tf.slice(picture, [0, crop, crop, 0], [-1, height - 2 * crop, width - 2 * crop, -1])
+      : picture.clone();
     raw.dispose();
     return result as tf.Tensor4D;
   });
