@@ -78,29 +78,29 @@ export async function displayBundle(
 /**
  * Shows anything that renders itself (a figure, a summary), or a line of
  * text, in the notebook, as an awaited display message: it lands under the
- * cell that made it (Deno 2.9's kernel can put stdout printed late under the
- * next cell). Outside a kernel, text is printed and false is returned, so
- * callers can save a figure instead.
+ * cell that made it (Deno 2.9's kernel can put stdout, or a cell's value,
+ * printed late under the next cell). Resolves to nothing, so that as a cell's
+ * last statement it adds no value of its own. Outside a kernel, text is
+ * printed and figures are left to the caller (`save`).
  *
  * @example
  * ```ts
  * import { display, matshow } from "convscope";
  * const fig = matshow({ width: 2, height: 2, data: [0, 1, 2, 3] });
- * if (!(await display(fig))) await fig.save("out/matshow.png");
+ * await display(fig); // in a notebook; elsewhere: await fig.save("out/matshow.png")
  * await display(`a 2×2 matrix, ${fig.width}px wide`);
  * ```
  */
 export async function display(
   value: string | { [JUPYTER_DISPLAY](): Record<string, string | unknown> },
   options: { displayId?: string; update?: boolean } = {},
-): Promise<boolean> {
+): Promise<void> {
   if (!inJupyter()) {
     if (typeof value === "string") console.log(value);
-    return false;
+    return;
   }
   await displayBundle(
     typeof value === "string" ? { "text/plain": value } : value[JUPYTER_DISPLAY](),
     options,
   );
-  return true;
 }
