@@ -32,7 +32,7 @@ if (missing && Deno.env.get("CI") === "true" && !missing.endsWith("is absent")) 
 
 Deno.test({
   name:
-    "every notebook in the live classic Notebook: outputs under their own cells, none boxed, no errors",
+    "every notebook in the live classic Notebook: no output boxed, one progress bar per cell, no errors",
   ignore: missing !== undefined,
   fn: async () => {
     const out = await Deno.makeTempDir();
