@@ -79,22 +79,10 @@ export async function loadBookModelTraining(): Promise<{
   history: History;
 }> {
   const path = `${BOOK_MODEL_DIR}training.json`;
-  const record = JSON.parse(await Deno.readTextFile(path)) as {
-    /** Which model of the book. */
-    architecture: string;
-    /** Optimizer, learning-rate schedule and batch size. */
-    recipe: string;
-    /** Augmentation settings. */
-    augmentation: string;
-    /** Seed of the run. */
-    seed: number;
-    /** The epoch whose weights ship (1-based). */
-    bestEpoch: number;
-    /** Validation accuracy of the shipped weights. */
-    valAccuracy: number;
-    /** Per-epoch loss, accuracy, validation loss and accuracy, and seconds. */
-    history: History;
-  };
+  const record = JSON.parse(await Deno.readTextFile(path)) as Awaited<
+    ReturnType<typeof loadBookModelTraining>
+  >;
+
   if (!record.history || !Array.isArray(record.history.val_acc)) {
     throw new Error(`${path} holds no training history`);
   }

@@ -73,20 +73,7 @@ function collectRows(
   expand: boolean,
   depth: number,
   prefix: string,
-  rows: {
-    /** The layer name, prefixed by its nested model's names when expanded (`sequential/conv2d`). */
-    name: string;
-    /** The layer class, e.g. `"Conv2D"`. */
-    type: string;
-    /** Keras notation, e.g. `"(None, 148, 148, 32)"`. */
-    outputShape: string;
-    /** Number of weights (trainable and not). */
-    params: number;
-    /** The layers feeding this one (Functional models; empty for Sequential). */
-    connectedTo: string[];
-    /** 0 for top-level layers, 1 inside a nested model, … */
-    depth: number;
-  }[],
+  rows: ModelSummary["rows"],
 ): void {
   const members = new Set(model.layers);
   const sequential = model.getClassName() === "Sequential";
