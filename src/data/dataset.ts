@@ -126,14 +126,7 @@ export class ImageDataset {
     }
   }
 
-  async #load(picked: [string, number][]): Promise<{
-    /** `[n, h, w, 3]` pixels. */
-    x: tf.Tensor4D;
-    /** Labels. */
-    y: tf.Tensor2D;
-    /** The files, in batch order. */
-    files: string[];
-  }> {
+  async #load(picked: [string, number][]) {
     const [h, w] = this.options.targetSize;
     const pixels = new Float32Array(picked.length * h * w * 3);
     const labels: number[] = [];

@@ -133,20 +133,7 @@ export function modelSummary(
     expandNested?: boolean;
   } = {},
 ): ModelSummary {
-  const rows: {
-    /** The layer name, prefixed by its nested model's names when expanded (`sequential/conv2d`). */
-    name: string;
-    /** The layer class, e.g. `"Conv2D"`. */
-    type: string;
-    /** Keras notation, e.g. `"(None, 148, 148, 32)"`. */
-    outputShape: string;
-    /** Number of weights (trainable and not). */
-    params: number;
-    /** The layers feeding this one (Functional models; empty for Sequential). */
-    connectedTo: string[];
-    /** 0 for top-level layers, 1 inside a nested model, … */
-    depth: number;
-  }[] = [];
+  const rows: ModelSummary["rows"] = [];
   collectRows(model, options.expandNested ?? false, 0, "", rows);
   const trainableParams = weightCount(model.trainableWeights);
   const nonTrainableParams = weightCount(model.nonTrainableWeights);
