@@ -84,3 +84,20 @@ export function checkActivationBudget(model: tf.LayersModel, label: string): voi
   };
   visit(model);
 }
+
+/**
+ * Runs `build`; if it throws, disposes every variable created meanwhile
+ * (tfjs leaves a half-built model's weights alive), then rethrows.
+ */
+export async function disposingOnFailure<T>(build: () => Promise<T>): Promise<T> {
+  const before = new Set(Object.keys(tf.engine().state.registeredVariables));
+  try {
+    return await build();
+  } catch (error) {
+    const registered = tf.engine().state.registeredVariables;
+    for (const name of Object.keys(registered)) {
+      if (!before.has(name)) registered[name].dispose();
+    }
+    throw error;
+  }
+}

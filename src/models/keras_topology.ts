@@ -29,21 +29,12 @@ function adoptNestedModels(model: tf.LayersModel): void {
   }
 }
 
-/** Variables created since `before` was taken: what a failed build leaves behind. */
-function disposeVariablesSince(before: Set<string>): void {
-  const registered = tf.engine().state.registeredVariables;
-  for (const name of Object.keys(registered)) {
-    if (!before.has(name)) registered[name].dispose();
-  }
-}
-
 /** Builds the layers of a translated topology (weights are set afterwards). */
 export async function buildTopology(
   topology: KerasLayerConfig,
   kerasVersion: string,
   label: string,
 ): Promise<tf.LayersModel> {
-  const before = new Set(Object.keys(tf.engine().state.registeredVariables));
   try {
     const model = await withWeightBudget(label, async () =>
       await tf.models.modelFromJSON(
@@ -60,7 +51,6 @@ export async function buildTopology(
     }
     return model;
   } catch (error) {
-    disposeVariablesSince(before);
     if (error instanceof KerasFileError) throw error;
     throw new KerasFileError(
       `${label}: the model config does not build (${(error as Error).message})`,

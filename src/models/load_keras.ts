@@ -4,7 +4,7 @@
  *
  * @module
  */
-import * as tf from "@tensorflow/tfjs";
+import type * as tf from "@tensorflow/tfjs";
 import { stat } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
 import { assertBackendReady } from "../backend/init.ts";
@@ -12,6 +12,7 @@ import { readSource, type Source } from "../io/source.ts";
 import { isZip } from "../io/zip.ts";
 import { isHdf5 } from "./hdf5.ts";
 import { KerasFileError } from "./keras_config.ts";
+import { disposingOnFailure } from "./_budget.ts";
 import { loadKeras2Hdf5 } from "./keras_h5.ts";
 import { loadKeras3 } from "./keras_v3.ts";
 import { loadModel } from "./save.ts";
@@ -55,33 +56,30 @@ export async function loadKerasModel(source: Source): Promise<tf.LayersModel> {
   let label = source instanceof Uint8Array || source instanceof ArrayBuffer
     ? `<${source.byteLength} bytes>`
     : String(source);
-  const before = new Set(Object.keys(tf.engine().state.registeredVariables));
   try {
-    if (
-      (typeof source === "string" || source instanceof URL) && await isTfjsLayersSource(source)
-    ) {
-      return await loadModel(source);
-    }
-    const read = await readSource(source);
-    label = read.label;
-    const bytes = read.bytes;
-    if (isHdf5(bytes)) return await loadKeras2Hdf5(bytes, label);
-    if (isZip(bytes)) return await loadKeras3(bytes, label);
-    const head = new TextDecoder().decode(bytes.slice(0, 64)).trimStart();
-    if (head.startsWith("{")) {
+    // Whatever fails, nothing it built stays behind.
+    return await disposingOnFailure(async () => {
+      if (
+        (typeof source === "string" || source instanceof URL) && await isTfjsLayersSource(source)
+      ) {
+        return await loadModel(source);
+      }
+      const read = await readSource(source);
+      label = read.label;
+      const bytes = read.bytes;
+      if (isHdf5(bytes)) return await loadKeras2Hdf5(bytes, label);
+      if (isZip(bytes)) return await loadKeras3(bytes, label);
+      const head = new TextDecoder().decode(bytes.slice(0, 64)).trimStart();
+      if (head.startsWith("{")) {
+        throw new KerasFileError(
+          `${label}: looks like a tfjs model.json; pass its path, folder or URL so its weight files can be found`,
+        );
+      }
       throw new KerasFileError(
-        `${label}: looks like a tfjs model.json; pass its path, folder or URL so its weight files can be found`,
+        `${label}: not a model file convscope knows (neither HDF5 .h5, a .keras zip, nor a tfjs model.json)`,
       );
-    }
-    throw new KerasFileError(
-      `${label}: not a model file convscope knows (neither HDF5 .h5, a .keras zip, nor a tfjs model.json)`,
-    );
+    });
   } catch (error) {
-    // Whatever failed, nothing it built stays behind.
-    const registered = tf.engine().state.registeredVariables;
-    for (const name of Object.keys(registered)) {
-      if (!before.has(name)) registered[name].dispose();
-    }
     if (error instanceof KerasFileError) throw error;
     const message = (error as Error)?.message ?? String(error);
     throw new KerasFileError(

@@ -9,7 +9,12 @@ import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { assertBackendReady } from "../backend/init.ts";
-import { checkActivationBudget, MAX_MODEL_WEIGHT_VALUES, withWeightBudget } from "./_budget.ts";
+import {
+  checkActivationBudget,
+  disposingOnFailure,
+  MAX_MODEL_WEIGHT_VALUES,
+  withWeightBudget,
+} from "./_budget.ts";
 import { KerasFileError } from "./keras_file_error.ts";
 
 /** IEEE 754 half precision from single precision, rounding to nearest even. */
@@ -187,25 +192,24 @@ export async function loadModel(source: string | URL): Promise<tf.LayersModel> {
     weightData.set(b, offset);
     offset += b.length;
   }
-  const before = new Set(Object.keys(tf.engine().state.registeredVariables));
   // tfjs decodes the weights into tensors it does not free when the build
   // fails; a scope catches them (variables are never in a scope).
   tf.engine().startScope();
   try {
-    const model = await withWeightBudget(jsonPath, () =>
+    const build = () =>
       tf.loadLayersModel(tf.io.fromMemory({
         modelTopology: json.modelTopology,
         weightSpecs: groups.flatMap((g) => g.weights),
         weightData: weightData.buffer as ArrayBuffer,
         ...(json.userDefinedMetadata ? { userDefinedMetadata: json.userDefinedMetadata } : {}),
-      })));
-    checkActivationBudget(model, jsonPath);
+      }));
+    const model = await disposingOnFailure(async () => {
+      const built = await withWeightBudget(jsonPath, build);
+      checkActivationBudget(built, jsonPath);
+      return built;
+    });
     return model;
   } catch (error) {
-    const registered = tf.engine().state.registeredVariables;
-    for (const name of Object.keys(registered)) {
-      if (!before.has(name)) registered[name].dispose();
-    }
     if (error instanceof KerasFileError) throw error;
     return fail(`the model does not build (${(error as Error)?.message})`, error);
   } finally {
