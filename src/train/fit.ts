@@ -10,7 +10,7 @@ import { join } from "node:path";
 import type { ImageDataset } from "../data/dataset.ts";
 import { loadModel, saveModel } from "../models/save.ts";
 import { ProgressBar } from "../display/progress.ts";
-import { displayBundle, inJupyter } from "../display/jupyter.ts";
+import { display, inJupyter } from "../display/jupyter.ts";
 import type { History } from "../models/history.ts";
 
 export type { History };
@@ -21,9 +21,8 @@ export type { History };
  * reads like an error); elsewhere stderr, beside the progress bar.
  */
 async function say(line: string): Promise<void> {
-  if (inJupyter()) {
-    await displayBundle({ "text/plain": line }).catch(() => console.error(line));
-  } else console.error(line);
+  if (inJupyter()) await display(line).catch(() => console.error(line));
+  else console.error(line);
 }
 
 /** Options of {@linkcode fit}. */
