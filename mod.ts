@@ -81,6 +81,7 @@ export { featureGrid } from "./src/plot/feature_grid.ts";
 export { showActivations } from "./src/figures/show_activations.ts";
 export { filterGrid } from "./src/figures/filter_grid.ts";
 export { classGrid } from "./src/figures/class_grid.ts";
+export { explore, type Explorer } from "./src/figures/explore.ts";
 export { camPanels, overlayHeatmap } from "./src/plot/heatmap.ts";
 export { imageGrid } from "./src/plot/image_grid.ts";
 export type { Matrix, Raster } from "./src/plot/raster.ts";

@@ -12,6 +12,7 @@ import {
   bookConvnet,
   camPanels,
   classGrid,
+  explore,
   filterGrid,
   getActivations,
   gradCam,
@@ -219,9 +220,13 @@ await add(
   "4. Maximising class outputs",
 );
 bar.done();
+// The gallery opens with the explorer over the same picture; the PNGs follow.
+const explorer = explore(model, input, { classNames: ["cat", "dog"] });
 input.dispose();
 image.dispose();
-await writeGallery(outDir, "convscope: what a convnet learns", entries);
+await writeGallery(outDir, "convscope: what a convnet learns", entries, {
+  explorer: explorer.html,
+});
 console.log(
   `wrote ${entries.length} figures and ${outDir}/index.html in ${
     ((performance.now() - started) / 1000).toFixed(1)

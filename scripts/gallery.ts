@@ -28,18 +28,39 @@ export async function writeGallery(
   dir: string,
   title: string,
   entries: GalleryEntry[],
+  options: {
+    /** An explorer's HTML (`explore(...).html`), shown first: the gallery is explorable. */
+    explorer?: string;
+  } = {},
 ): Promise<string> {
-  const body = entries.map((e) =>
-    `${e.section ? `<h2>${escapeHtml(e.section)}</h2>\n` : ""}<figure><img src="${
-      escapeHtml(basename(e.file))
-    }" alt="${escapeHtml(e.caption)}"><figcaption>${escapeHtml(e.caption)}</figcaption></figure>`
-  ).join("\n");
+  // Each section folds, so the explorer stays the first thing on the page.
+  const sections: string[] = [];
+  for (const e of entries) {
+    const figure = `<figure><img src="${escapeHtml(basename(e.file))}" alt="${
+      escapeHtml(e.caption)
+    }" loading="lazy"><figcaption>${escapeHtml(e.caption)}</figcaption></figure>`;
+    if (e.section || sections.length === 0) {
+      if (sections.length) sections.push("</details>");
+      sections.push(
+        `<details class="gallery-section"${options.explorer ? "" : " open"}><summary><h2>${
+          escapeHtml(e.section ?? "Figures")
+        }</h2></summary>`,
+      );
+    }
+    sections.push(figure);
+  }
+  if (sections.length) sections.push("</details>");
+  const explorer = options.explorer
+    ? `<h2>Explore the model</h2>\n<p>Open a layer, hover a channel for its values, click it to enlarge it; the static figures follow, each section folded.</p>\n${options.explorer}\n`
+    : "";
+  const body = explorer + sections.join("\n");
   const html = `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>${escapeHtml(title)}</title>
 <style>
 body { font-family: "DejaVu Sans", system-ui, sans-serif; margin: 2rem auto; max-width: 1400px; color: #222; }
 figure { margin: 0 0 2rem; } img { max-width: 100%; image-rendering: pixelated; border: 1px solid #ddd; }
 figcaption { margin-top: .4rem; color: #444; }
+summary h2 { display: inline; } details.gallery-section { margin: 1rem 0; } summary { cursor: pointer; }
 </style></head><body>
 <h1>${escapeHtml(title)}</h1>
 ${body}

@@ -64,8 +64,21 @@ const model = bookConvnet({ seed });
 // filters — flat tiles in the activation grids — and learned slowly.)
 // Past epoch 45 (80.1 %), validation accuracy still rose slowly at 1e-4; the
 // longer tail at 1e-4 and then 5e-5 is what took it to the book's range.
+// From epoch 96 on, validation accuracy had sat at 80–82 % for 35 epochs at
+// 5e-5: a warm restart at 1e-4 annealed along a cosine to 1e-6 over 30 epochs
+// (SGDR) lets the weights settle into a flatter minimum instead.
+const restart = 95;
+const tail = 30;
 const schedule = (epoch: number) =>
-  epoch < 20 ? 5e-4 : epoch < 35 ? 2e-4 : epoch < 70 ? 1e-4 : 5e-5;
+  epoch < 20
+    ? 5e-4
+    : epoch < 35
+    ? 2e-4
+    : epoch < 70
+    ? 1e-4
+    : epoch < restart
+    ? 5e-5
+    : 1e-6 + (1e-4 - 1e-6) * 0.5 * (1 + Math.cos(Math.PI * Math.min(1, (epoch - restart) / tail)));
 model.compile({
   optimizer: bookRecipe ? tf.train.rmsprop(1e-4) : tf.train.adam(schedule(0)),
   loss: "binaryCrossentropy",
@@ -94,7 +107,7 @@ const history: History = await fit(model, train, {
             architecture: "Deep Learning with Python 5.2, model 2 (dropout 0.5, augmentation)",
             recipe: bookRecipe
               ? "RMSprop 1e-4, batch 32"
-              : "Adam, learning rate 5e-4 (epochs 1-20), 2e-4 (21-35), 1e-4 (36-70), 5e-5 (71+), batch 32",
+              : "Adam, learning rate 5e-4 (epochs 1-20), 2e-4 (21-35), 1e-4 (36-70), 5e-5 (71-95), then a restart at 1e-4 annealed along a cosine to 1e-6 over epochs 96-125, batch 32",
             augmentation:
               "rotation 40, shifts 0.2, shear 0.2, zoom 0.2, horizontal flip, fill nearest",
             seed,

@@ -7,11 +7,14 @@
 import nodeAssert from "node:assert/strict";
 
 export function assert(condition: unknown, message?: string): asserts condition {
-  nodeAssert.ok(condition, message);
+  // Passed only when given: @types/node (which puppeteer-core brings) types it as not undefined.
+  if (message === undefined) nodeAssert.ok(condition);
+  else nodeAssert.ok(condition, message);
 }
 
 export function assertEquals<T>(actual: T, expected: T, message?: string): void {
-  nodeAssert.deepStrictEqual(actual, expected, message);
+  if (message === undefined) nodeAssert.deepStrictEqual(actual, expected);
+  else nodeAssert.deepStrictEqual(actual, expected, message);
 }
 
 export function assertAlmostEquals(

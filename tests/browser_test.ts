@@ -5,6 +5,7 @@
  */
 import { decodeImage } from "../src/image/load.ts";
 import { assert } from "./assert.ts";
+import { clickThrough, withPage } from "./_explorer_browser.ts";
 
 const ROOT = new URL("../", import.meta.url).pathname;
 const CHROMIUM = "/usr/bin/chromium";
@@ -66,7 +67,8 @@ async function colourfulShare(png: string): Promise<number> {
 }
 
 Deno.test({
-  name: "the exported HTML of notebook 01 shows its figures in headless Chromium",
+  name:
+    "the exported HTML of notebook 01 shows its figures in headless Chromium, and its explorer clicks through",
   ignore: missing !== undefined,
   async fn() {
     const dir = await Deno.makeTempDir();
@@ -101,6 +103,11 @@ Deno.test({
         (without * 100).toFixed(2)
       } %)`,
     );
+    // Notebook 01 ends with explore(): its script runs in the export too.
+    await withPage(async (page) => {
+      await page.goto(`file://${html}`);
+      await clickThrough(page, `${ROOT}out/explorer/notebook01`);
+    });
     await Deno.remove(dir, { recursive: true });
   },
 });
