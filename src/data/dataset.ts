@@ -11,6 +11,7 @@ import { decodeImage } from "../image/load.ts";
 import { resizeImage } from "../image/resize.ts";
 import { SeededRandom } from "./random.ts";
 import { augmentBatch, type AugmentOptions, BOOK_AUGMENTATION } from "./augment.ts";
+import { QUICK_BATCHES, quickMode } from "../_quick_mode.ts";
 
 const IMAGE_EXTENSIONS = /\.(jpe?g|png|webp)$/i;
 
@@ -85,7 +86,8 @@ export class ImageDataset {
 
   /** Batches per epoch. */
   get stepsPerEpoch(): number {
-    return Math.ceil(this.files.length / this.options.batchSize);
+    const steps = Math.ceil(this.files.length / this.options.batchSize);
+    return quickMode() ? Math.min(steps, QUICK_BATCHES) : steps;
   }
 
   /** Which epoch `batches()` will read next (advances by one per call). */
@@ -113,7 +115,8 @@ export class ImageDataset {
     const order = this.files.map((_, i) => i);
     if (shuffle) new SeededRandom(seed * 7919 + epoch).shuffle(order);
     const augmentRandom = new SeededRandom(seed * 104729 + epoch + 1);
-    for (let start = 0; start < order.length; start += batchSize) {
+    const end = Math.min(order.length, this.stepsPerEpoch * batchSize);
+    for (let start = 0; start < end; start += batchSize) {
       const picked = order.slice(start, start + batchSize).map((i) => this.files[i]);
       const batch = await this.#load(picked);
       if (batch.files.length === 0) continue;

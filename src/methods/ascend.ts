@@ -11,6 +11,7 @@ import * as tf from "@tensorflow/tfjs";
 import { normalizeGradient } from "./gradient_ascent.ts";
 import { type FourierImage, fourierImage } from "./fourier.ts";
 import { ProgressBar } from "../display/progress.ts";
+import { QUICK_ASCENT_STEPS, quickMode } from "../_quick_mode.ts";
 
 /** How the optimised images are stored: trainable variables and the images they render. */
 export interface Parameterization {
@@ -111,14 +112,15 @@ export async function ascend(
   options: AscendOptions,
 ): Promise<AscentResult> {
   const { optimizer } = options;
+  const steps = quickMode() ? Math.min(options.steps, QUICK_ASCENT_STEPS) : options.steps;
   const bar = options.progress
-    ? new ProgressBar({ total: options.steps, label: options.progress })
+    ? new ProgressBar({ total: steps, label: options.progress })
     : undefined;
   let best: tf.Tensor4D | undefined;
   let bestObjective: number[] = [];
   let bestStep: number[] = [];
   try {
-    for (let step = 0; step < options.steps; step++) {
+    for (let step = 0; step < steps; step++) {
       if (options.signal?.aborted) break;
       options.beforeStep?.(step);
       // The images this step's objective belongs to (before the update).

@@ -12,6 +12,7 @@ import { loadModel, saveModel } from "../models/save.ts";
 import { ProgressBar } from "../display/progress.ts";
 import { display, inJupyter } from "../display/jupyter.ts";
 import type { History } from "../models/history.ts";
+import { quickMode } from "../_quick_mode.ts";
 
 export type { History };
 
@@ -179,7 +180,9 @@ export async function fit(
       await say(`resuming from ${options.checkpointDir} after epoch ${startEpoch}`);
     }
   }
-  for (let epoch = startEpoch; epoch < options.epochs; epoch++) {
+  // Quick mode (CONVSCOPE_QUICK=1) trains one epoch; the dataset reads 2 batches of it.
+  const epochs = quickMode() ? Math.min(options.epochs, startEpoch + 1) : options.epochs;
+  for (let epoch = startEpoch; epoch < epochs; epoch++) {
     if (options.signal?.aborted) break;
     const started = performance.now();
     const optimizer = model.optimizer as tf.Optimizer & { learningRate?: number };
