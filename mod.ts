@@ -50,6 +50,7 @@ export { loadBookModel, loadBookModelTraining } from "./src/models/book_model.ts
 export { modelInputRange, setModelInputRange } from "./src/models/metadata.ts";
 export { findLayer, type LayerPath, type LayerSelector } from "./src/models/layers.ts";
 export { lastConvLayer } from "./src/models/nested.ts";
+export { decodePredictions, vgg16Preprocess } from "./src/models/imagenet.ts";
 
 // Activations: what each layer outputs for one picture (5.4.1).
 export { activationModel, getActivations, informativeChannels } from "./src/methods/activations.ts";
