@@ -12,6 +12,7 @@ import { resizeImage } from "../image/resize.ts";
 import { SeededRandom } from "./random.ts";
 import { augmentBatch, type AugmentOptions, BOOK_AUGMENTATION } from "./augment.ts";
 import { QUICK_BATCHES, quickMode } from "../_quick_mode.ts";
+import { notice } from "../_notice.ts";
 
 const IMAGE_EXTENSIONS = /\.(jpe?g|png|webp)$/i;
 
@@ -143,7 +144,7 @@ export class ImageDataset {
         const message = (error as Error).message;
         if (this.options.onError === "fail") throw error;
         this.skipped.push({ file, error: message });
-        console.warn(`skipping unreadable picture: ${message}`);
+        await notice(`skipping unreadable picture: ${message}`);
         continue;
       }
       labels.push(label);

@@ -5,25 +5,10 @@
  * @module
  */
 import { Buffer } from "node:buffer";
+import { jupyterApi } from "../_jupyter_api.ts";
 
 /** The symbol Deno's kernel calls to render an object (`Deno.jupyter.$display`). */
 export const JUPYTER_DISPLAY: unique symbol = Symbol.for("Jupyter.display") as never;
-
-interface JupyterApi {
-  display(
-    value: unknown,
-    options?: { raw?: boolean; update?: boolean; display_id?: string },
-  ): Promise<void>;
-}
-
-function jupyterApi(): JupyterApi | undefined {
-  // Outside `deno jupyter`, merely reading Deno.jupyter throws.
-  try {
-    return (globalThis as { Deno?: { jupyter?: JupyterApi } }).Deno?.jupyter;
-  } catch {
-    return undefined;
-  }
-}
 
 /**
  * Whether this code runs inside Deno's Jupyter kernel.
@@ -35,7 +20,7 @@ function jupyterApi(): JupyterApi | undefined {
  * ```
  */
 export function inJupyter(): boolean {
-  return typeof jupyterApi()?.display === "function";
+  return jupyterApi() !== undefined;
 }
 
 /**

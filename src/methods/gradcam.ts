@@ -10,6 +10,7 @@ import { classScore } from "./scores.ts";
 import { layerOutputShape, resolveLayer } from "../models/layers.ts";
 import { asBatch } from "./activations.ts";
 import { lastConvLayer, outputActivation, withLinearOutput, withProbe } from "../models/nested.ts";
+import { notice } from "../_notice.ts";
 
 /**
  * Where the model looked to decide: the class score's gradient at a
@@ -94,7 +95,7 @@ export function gradCam(
     });
     const className = options.classNames?.[classIndex] ?? `class ${classIndex}`;
     if (empty) {
-      console.warn(
+      void notice(
         `gradCam: the map for ${className} at ${path} is all zero (no positive evidence or vanishing gradients); returning zeros`,
       );
     }

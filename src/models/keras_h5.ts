@@ -10,6 +10,7 @@ import { attrList, attrText, datasetTensor, type H5File, type H5Node, withHdf5 }
 import { buildTopology } from "./keras_topology.ts";
 import { KerasFileError, translateKerasConfig } from "./keras_config.ts";
 import { assignLayerWeights, type WeightProblems } from "./weights.ts";
+import { notice } from "../_notice.ts";
 
 function readWeightsByLayer(
   root: H5Node,
@@ -103,7 +104,7 @@ export async function loadKeras2Hdf5(bytes: Uint8Array, label: string): Promise<
       model.dispose();
       throw error;
     }
-    if (notes.length > 0) console.warn(`${label}: ${notes.join("; ")}`);
+    if (notes.length > 0) await notice(`${label}: ${notes.join("; ")}`);
     return model;
   });
 }

@@ -25,6 +25,7 @@ import { buildTopology } from "./keras_topology.ts";
 /** config.json and metadata.json of real models are kilobytes; 64 MiB is far past any. */
 const MAX_JSON_BYTES = 2 ** 26;
 import { assignLayerWeights, type WeightProblems } from "./weights.ts";
+import { notice } from "../_notice.ts";
 
 /**
  * Keras's `naming.to_snake_case`: the name a class's instances get in a
@@ -201,6 +202,6 @@ export async function loadKeras3(bytes: Uint8Array, label: string): Promise<tf.L
     model.dispose();
     throw error;
   }
-  if (notes.length > 0) console.warn(`${label}: ${notes.join("; ")}`);
+  if (notes.length > 0) await notice(`${label}: ${notes.join("; ")}`);
   return model;
 }

@@ -10,21 +10,11 @@ import { join } from "node:path";
 import type { ImageDataset } from "../data/dataset.ts";
 import { loadModel, saveModel } from "../models/save.ts";
 import { ProgressBar } from "../display/progress.ts";
-import { display, inJupyter } from "../display/jupyter.ts";
 import type { History } from "../models/history.ts";
 import { quickMode } from "../_quick_mode.ts";
+import { notice } from "../_notice.ts";
 
 export type { History };
-
-/**
- * A line about the run: in a notebook an awaited display message, so it lands
- * under the cell that trains (late stderr lands under the next cell, and
- * reads like an error); elsewhere stderr, beside the progress bar.
- */
-async function say(line: string): Promise<void> {
-  if (inJupyter()) await display(line).catch(() => console.error(line));
-  else console.error(line);
-}
 
 /** Options of {@linkcode fit}. */
 export interface FitOptions {
@@ -177,7 +167,7 @@ export async function fit(
     if (state) {
       history = state.history;
       startEpoch = state.epoch + 1;
-      await say(`resuming from ${options.checkpointDir} after epoch ${startEpoch}`);
+      await notice(`resuming from ${options.checkpointDir} after epoch ${startEpoch}`);
     }
   }
   // Quick mode (CONVSCOPE_QUICK=1) trains one epoch; the dataset reads 2 batches of it.
@@ -227,7 +217,7 @@ export async function fit(
       });
     }
     const last = (xs: number[]) => xs.at(-1)?.toFixed(4) ?? "–";
-    await say(
+    await notice(
       `epoch ${epoch + 1}: loss ${last(history.loss)} acc ${last(history.acc)} val_loss ${
         last(history.val_loss)
       } val_acc ${last(history.val_acc)} (${history.seconds.at(-1)!.toFixed(0)} s, ${
