@@ -1,8 +1,9 @@
 /**
  * The notebooks as a person sees them: opened in the real classic Jupyter
  * Notebook, run with "Run All" through headless Chromium, and checked cell by
- * cell (../shared/tools/live-notebook/run_live.py): no output under the wrong
- * cell (Deno 2.9's kernel stamps late stdout with the next cell's header), no
+ * cell (../shared/tools/live-notebook/run_live.py) against the same notebooks
+ * executed headlessly: every cell shows exactly the outputs it has there (Deno
+ * 2.9's kernel stamps late output with the next cell's header), no
  * output boxed into a scroll area, one progress bar per cell, no errors.
  * Skipped, saying so, when the tool, the classic Notebook or Chromium is
  * missing; CI installs the last two.
@@ -32,7 +33,7 @@ if (missing && Deno.env.get("CI") === "true" && !missing.endsWith("is absent")) 
 
 Deno.test({
   name:
-    "every notebook in the live classic Notebook: no output boxed, one progress bar per cell, no errors",
+    "every notebook in the live classic Notebook: each cell's outputs as headless, none boxed, one progress bar per cell, no errors",
   ignore: missing !== undefined,
   fn: async () => {
     const out = await Deno.makeTempDir();
@@ -43,39 +44,77 @@ Deno.test({
         .map((e) => e.name)
         .filter((n) => n.endsWith(".ipynb"))
         .sort();
-      const run = await new Deno.Command(python, {
-        args: [tool, root, ...notebooks, "--out", out],
-        env: { CONVSCOPE_QUICK: "1" },
+      // The reference: the same notebooks executed headlessly by the runner that
+      // collects late outputs; every live cell must show exactly its outputs.
+      const reference = `${out}/reference`;
+      const headless = await new Deno.Command(python, {
+        args: [
+          `${root}scripts/run_notebooks.py`,
+          "--out",
+          reference,
+          ...notebooks.map((n) => `${root}notebooks/${n}`),
+        ],
+        env: { CONVSCOPE_QUICK: "1", NO_COLOR: "1" },
         stdout: "piped",
         stderr: "piped",
       }).output();
-      const log = new TextDecoder().decode(run.stdout) + new TextDecoder().decode(run.stderr);
-      const report = JSON.parse(await Deno.readTextFile(`${out}/report.json`)) as {
-        notebooks: { notebook: string; problems: string[]; cells: unknown[] }[];
-      };
-      for (const nb of report.notebooks) {
-        console.log(
-          `  ${nb.notebook}: ${nb.cells.length} cells, problems: ${
-            nb.problems.join("; ") || "none"
-          }`,
+      assert(headless.success, new TextDecoder().decode(headless.stderr).slice(-3000));
+      // Deno 2.9's kernel now and then stamps a cell's last output with the next
+      // cell's request (timing: Run All on a busy machine). A notebook whose cells
+      // differ from the reference runs again, up to twice; one of our own outputs
+      // sent late (a cell ending with a value, stray stdout) differs every time.
+      let pending = notebooks;
+      const lastProblems = new Map<string, string[]>();
+      for (let attempt = 1; attempt <= 3 && pending.length > 0; attempt++) {
+        const shots = `${out}/attempt-${attempt}`;
+        const run = await new Deno.Command(python, {
+          args: [tool, root, ...pending, "--out", shots, "--reference", reference],
+          env: { CONVSCOPE_QUICK: "1" },
+          stdout: "piped",
+          stderr: "piped",
+        }).output();
+        const log = new TextDecoder().decode(run.stdout) + new TextDecoder().decode(run.stderr);
+        const report = JSON.parse(await Deno.readTextFile(`${shots}/report.json`)) as {
+          notebooks: {
+            notebook: string;
+            problems: string[];
+            cells: unknown[];
+            reference_diffs?: { index: number; reference: string[]; live: string[] }[];
+          }[];
+        };
+        assert(
+          report.notebooks.length === pending.length,
+          `not every notebook ran:\n${log.slice(-3000)}`,
         );
+        const again: string[] = [];
+        for (const nb of report.notebooks) {
+          console.log(
+            `  try ${attempt}, ${nb.notebook}: ${nb.cells.length} cells, problems: ${
+              nb.problems.join("; ") || "none"
+            }`,
+          );
+          for (const d of nb.reference_diffs ?? []) {
+            console.log(`    cell ${d.index}: headless ${d.reference} live ${d.live}`);
+          }
+          // The tool's "previous cell's tail" is a guess from timing (an output within
+          // 30 ms of the next cell's start) and flags quick cells' own outputs too:
+          // shown, not failed; an output really under the wrong cell makes cells
+          // differ from the reference. Everything else fails at once.
+          const real = nb.problems.filter((p) => !/previous cell's tail|before it started/.test(p));
+          const timing = real.filter((p) => /differ from the reference/.test(p));
+          const other = real.filter((p) => !timing.includes(p));
+          assert(other.length === 0, `${nb.notebook}: ${other.join("\n")}\n${log.slice(-4000)}`);
+          if (timing.length > 0) again.push(nb.notebook);
+          lastProblems.set(nb.notebook, timing);
+        }
+        pending = again;
       }
       assert(
-        report.notebooks.length === notebooks.length,
-        `not every notebook ran:\n${log.slice(-3000)}`,
+        pending.length === 0,
+        `outputs under the wrong cell in 3 runs: ${
+          pending.map((n) => `${n}: ${lastProblems.get(n)!.join("; ")}`).join("\n")
+        }`,
       );
-      const problems = report.notebooks.flatMap((nb) =>
-        nb.problems.map((p) => `${nb.notebook}: ${p}`)
-      );
-      // Deno 2.9's kernel can still stamp an awaited display message with the next
-      // request's header when the next cell starts at once (Run All): timing-dependent,
-      // so counted and shown, not failed; everything else fails.
-      const timing = problems.filter((p) => /previous cell's tail|before it started/.test(p));
-      if (timing.length > 0) {
-        console.log(`  ${timing.length} output(s) the kernel sent under the next cell`);
-      }
-      const real = problems.filter((p) => !timing.includes(p));
-      assert(real.length === 0, real.join("\n"));
     } finally {
       if (lock !== undefined) await Deno.writeTextFile(`${root}deno.lock`, lock);
       await Deno.remove(`${root}notebooks/.ipynb_checkpoints`, { recursive: true }).catch(() => {});

@@ -88,4 +88,12 @@ export async function display(
     typeof value === "string" ? { "text/plain": value } : value[JUPYTER_DISPLAY](),
     options,
   );
+  // Deno 2.9's kernel can stamp a message that leaves after the cell's reply
+  // with the next cell's request; a short pause lets it leave while this cell
+  // still runs (seen in the live Notebook with Run All: a cell's last figure
+  // under the next cell now and then).
+  await new Promise((resolve) => setTimeout(resolve, LEAVE_MS));
 }
+
+/** How long `display` waits for its message to leave, ms. */
+const LEAVE_MS = 20;
