@@ -21,7 +21,7 @@ export const EXPLORER_STYLE = `
 .cs-explorer .cs-bar { display: inline-block; height: 10px; background: #3b528b; }
 .cs-explorer .cs-cams { display: flex; gap: 10px; flex-wrap: wrap; margin-top: 6px; }
 .cs-explorer details.cs-layer { border-top: 1px solid #ddd; padding: 4px 0; }
-.cs-explorer details > summary { cursor: pointer; }
+.cs-explorer details > summary { cursor: pointer; display: list-item; }
 .cs-explorer .cs-zoom { display: none; }
 .cs-explorer .cs-zoom:checked + label img { width: auto; max-width: none; zoom: 2; }
 .cs-explorer label { display: block; overflow-x: auto; cursor: zoom-in; }
