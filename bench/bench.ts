@@ -4,6 +4,8 @@
  * direct XNNPACK convolution instead of Winograd's, and with the stock wasm
  * input gradient for the ascent steps),
  * plus PyTorch on the same machine when Debian's python3-torch is present,
+ * and onnxruntime-web's WASM backend for the activation rows when it is set up
+ * (bench/ort_reference.mjs says how),
  * printed side by side from one run. Each configuration runs in its own
  * process, one after the other, so they never compete for the cores.
  *
@@ -92,15 +94,35 @@ if (!Deno.args.includes("--skip-torch")) {
   }
 }
 
-// Further rounds of the two columns the ratios compare, alternating.
+// onnxruntime-web's WASM backend (SIMD, the same threads) under Node, for the
+// activation rows: dev-only and outside the project (see bench/ort_reference.mjs).
+const ortDir = `${here}../.cache/bench-ort`;
+const ortArgs = [`${here}ort_reference.mjs`, String(threads)];
+const ortReady = await Promise.all([
+  Deno.stat(`${ortDir}/seed_activations.onnx`),
+  Deno.stat(`${ortDir}/node_modules/onnxruntime-web`),
+]).then(() => true, () => false);
+let ort: Run | undefined;
+if (ortReady && (!only || /activations/.test(only))) {
+  ort = await run(`onnxruntime-web ${threads} threads`, "node", ortArgs);
+  runs.push(ort);
+} else if (!ortReady) {
+  console.error(
+    "(no onnxruntime-web column: npm install --prefix .cache/bench-ort onnxruntime-web@1.30.0 && /usr/bin/python3 bench/export_onnx.py)",
+  );
+}
+
+// Further rounds of the columns the ratios compare, alternating.
 const ours = runs[0];
 const oursRounds: Run[] = [ours];
 const torchRounds: Run[] = torch ? [torch] : [];
+const ortRounds: Run[] = ort ? [ort] : [];
 for (let round = 2; round <= rounds; round++) {
   oursRounds.push(await workloadRun(`${ours.label}, round ${round}`, ...allThreads));
   if (torch) {
     torchRounds.push(await run(`${torch.label}, round ${round}`, "/usr/bin/python3", torchArgs));
   }
+  if (ort) ortRounds.push(await run(`${ort.label}, round ${round}`, "node", ortArgs));
 }
 
 /** One result per workload: the median of its rounds (GF/s and rates follow the time). */
@@ -123,16 +145,22 @@ function medianRun(label: string, all: Run[]): Run {
 if (rounds > 1) {
   runs[0] = medianRun(`${ours.label} (median of ${rounds})`, oursRounds);
   if (torch) {
+    const at = runs.indexOf(torch);
     torch = medianRun(`${torch.label} (median of ${rounds})`, torchRounds);
-    runs[runs.length - 1] = torch;
+    runs[at] = torch;
+  }
+  if (ort) {
+    const at = runs.indexOf(ort);
+    ort = medianRun(`${ort.label} (median of ${rounds})`, ortRounds);
+    runs[at] = ort;
   }
 }
 
-/** ours ÷ PyTorch per round (rounds ran in pairs, close in time), as "median (min–max)". */
-function ratio(name: string): string {
+/** ours ÷ a peer per round (rounds ran in turn, close in time), as "median (min–max)". */
+function ratio(name: string, peerRounds: Run[] = torchRounds): string {
   const per = oursRounds.map((r, i) => {
     const a = r.results.find((x) => x.name === name);
-    const b = torchRounds[i]?.results.find((x) => x.name === name);
+    const b = peerRounds[i]?.results.find((x) => x.name === name);
     return a && b && Number.isFinite(a.ms) ? a.ms / b.ms : NaN;
   }).filter(Number.isFinite);
   if (per.length === 0) return "—";
@@ -156,10 +184,12 @@ const header = [
   "workload",
   ...runs.map((r) => r.label),
   ...(torch ? [`${runs[0].label} ÷ PyTorch`] : []),
+  ...(ort ? ["÷ onnxruntime-web"] : []),
 ];
 const rows = names.map((name) => {
   const cells = runs.map((r) => cell(r.results.find((x) => x.name === name)));
   if (torch) cells.push(ratio(name));
+  if (ort) cells.push(ratio(name, ortRounds));
   return [name, ...cells];
 });
 const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));

@@ -11,6 +11,8 @@ import time
 import torch
 import torch.nn as nn
 
+from torch_models import activation_outputs, seed_convnet
+
 torch.set_num_threads(int(sys.argv[1]) if len(sys.argv) > 1 else 2)
 torch.manual_seed(0)
 quick = "--quick" in sys.argv
@@ -46,16 +48,6 @@ def timed(name, fn, max_runs=25, budget=6.0, items=None, unit=None, warmups=3):
     print(f"  {name}: {ms:.1f} ms ({len(times)} runs)", file=sys.stderr)
 
 
-def seed_convnet():
-    return nn.Sequential(
-        nn.Conv2d(3, 32, 3), nn.ReLU(), nn.MaxPool2d(2),
-        nn.Conv2d(32, 64, 3), nn.ReLU(), nn.MaxPool2d(2),
-        nn.Conv2d(64, 128, 3), nn.ReLU(), nn.MaxPool2d(2),
-        nn.Conv2d(128, 128, 3), nn.ReLU(), nn.MaxPool2d(2),
-        nn.Flatten(), nn.Dropout(0.5), nn.Linear(6272, 512), nn.ReLU(), nn.Linear(512, 1),
-    )
-
-
 def vgg16_features():
     layers, cin, names = [], 3, []
     for b, (f, n) in enumerate([(64, 2), (128, 2), (256, 3), (512, 3), (512, 3)], 1):
@@ -74,20 +66,11 @@ with torch.no_grad():
     timed("conv2d forward 72×72×64→128, 3×3", lambda: conv(x))
 
 
-def _activations(feats, inp):
-    outs, h = [], inp
-    for i, layer in enumerate(feats):
-        h = layer(h)
-        if isinstance(layer, (nn.ReLU, nn.MaxPool2d)):
-            outs.append(h)
-    return outs
-
-
 with torch.no_grad():
     model = seed_convnet().eval()
     for batch in (1, 16):
         inp = torch.rand(batch, 3, 150, 150)
-        timed(f"activations, seed convnet, batch {batch}", lambda: _activations(model[:12], inp), items=batch, unit="images/s")
+        timed(f"activations, seed convnet, batch {batch}", lambda: activation_outputs(model[:12], inp), items=batch, unit="images/s")
 
 layers, names = vgg16_features()
 vgg = nn.Sequential(*layers).eval()
