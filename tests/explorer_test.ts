@@ -97,6 +97,46 @@ Deno.test("explore packs every channel so that it decodes back within half a lev
   }
 });
 
+Deno.test("explore max-pools maps larger than maxSide, and says so; statistics stay the full map's", () => {
+  const explorer = explore(model, input, { layers: ["conv2d_1"], maxSide: 100 });
+  assert(explorer.html.includes("148×148×32"), "the header gives the layer's own size");
+  assert(explorer.html.includes("drawn 2×2 max-pooled to 74×74"), "and how it is drawn");
+  const [src] = [...explorer.html.matchAll(/<img class="cs-atlas" src="([^"]+)"/g)].map((m) =>
+    m[1]
+  );
+  const atlas = decodeAtlas(src);
+  const [activation] = getActivations(model, input, ["conv2d_1"]).map((a) => a.activation);
+  const pooled = tf.maxPool(activation as tf.Tensor4D, 2, 2, "same");
+  try {
+    const full = activation.dataSync(), shown = pooled.dataSync();
+    const channels = 32, cols = 16, w = 74, h = 74;
+    assertEquals(atlas.width, cols * w + cols - 1);
+    let worst = 0;
+    for (let k = 0; k < channels; k++) {
+      let lo = Infinity, hi = -Infinity;
+      for (let p = k; p < full.length; p += channels) {
+        lo = Math.min(lo, full[p]);
+        hi = Math.max(hi, full[p]);
+      }
+      if (!(hi > lo)) continue;
+      const x0 = (k % cols) * (w + 1), y0 = Math.floor(k / cols) * (h + 1);
+      for (let y = 0; y < h; y++) {
+        for (let x = 0; x < w; x++) {
+          const index = atlas.indices[(y0 + y) * atlas.width + x0 + x];
+          const decoded = lo + (index / 254) * (hi - lo);
+          worst = Math.max(
+            worst,
+            Math.abs(decoded - shown[(y * w + x) * channels + k]) / ((hi - lo) / 254),
+          );
+        }
+      }
+    }
+    assert(worst <= 0.5 + 1e-3, `worst error ${worst} levels`);
+  } finally {
+    tf.dispose([activation, pooled]);
+  }
+});
+
 Deno.test("explore stays within its budget, leaves no tensors and refuses what is not a feature map", () => {
   const tensors = tf.memory().numTensors, heap = wasmHeapBytes();
   const explorer = explore(model, input, { classNames: ["cat", "dog"] });

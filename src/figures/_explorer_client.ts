@@ -149,11 +149,19 @@ function describe(layer, c) {
   return "channel " + c + " · min " + fmt(lo) + " · max " + fmt(hi) + " · mean " + fmt(mean) + (hi === lo ? " · silent" : "");
 }
 
+// A drawn pixel stands for a pool×pool block of the map when the layer was pooled to fit.
+function at(layer, y, x, v) {
+  const k = layer.pool;
+  return k > 1
+    ? "max of rows " + y * k + "–" + (y * k + k - 1) + ", columns " + x * k + "–" + (x * k + k - 1) + ": " + fmt(v)
+    : "value at (" + y + ", " + x + ") " + fmt(v);
+}
+
 function hover(state, readout, e) {
   const hit = locate(state, e);
   if (!hit) return;
   const values = channelValues(state.layer, state.atlas, hit.c);
-  readout.textContent = describe(state.layer, hit.c) + " · value at (" + hit.y + ", " + hit.x + ") " + fmt(values[hit.y * state.layer.width + hit.x]);
+  readout.textContent = describe(state.layer, hit.c) + " · " + at(state.layer, hit.y, hit.x, values[hit.y * state.layer.width + hit.x]);
 }
 
 function draw(state) {
@@ -194,7 +202,7 @@ function enlarge(state, box, c) {
     const r = big.getBoundingClientRect();
     const x = Math.min(layer.width - 1, Math.floor((e.clientX - r.left) / r.width * layer.width));
     const y = Math.min(layer.height - 1, Math.floor((e.clientY - r.top) / r.height * layer.height));
-    caption.textContent = layer.name + " · channel " + c + " · value at (" + y + ", " + x + ") " + fmt(values[y * layer.width + x]);
+    caption.textContent = layer.name + " · channel " + c + " · " + at(layer, y, x, values[y * layer.width + x]);
   });
   const column = document.createElement("div");
   column.append(big, caption);

@@ -36,6 +36,12 @@ const OVERVIEW_TILE = 48;
 interface LayerData {
   name: string;
   className: string;
+  /** The layer's own map size. */
+  fullHeight: number;
+  fullWidth: number;
+  /** Each tile is the map max-pooled by this factor (1: as it is). */
+  pool: number;
+  /** The tile size drawn. */
   height: number;
   width: number;
   channels: number;
@@ -77,16 +83,32 @@ function fmt(v: number): string {
   return a >= 1e4 || a < 1e-3 ? v.toExponential(2) : v.toPrecision(3);
 }
 
-/** Tiles a layer's channels into one palette PNG, each quantised over its own range. */
-function packLayer(name: string, className: string, activation: tf.Tensor): LayerData {
+/**
+ * Tiles a layer's channels into one palette PNG, each quantised over its own
+ * range. Maps larger than `maxSide` are max-pooled to fit (where a channel
+ * fires stays visible); the statistics are always the full map's.
+ */
+function packLayer(
+  name: string,
+  className: string,
+  activation: tf.Tensor,
+  maxSide: number,
+): LayerData {
   if (activation.rank !== 4) {
     throw new Error(
       `explore: layer "${name}" outputs [${activation.shape}], not a feature map [1, h, w, c]; ` +
         `pass conv/pool layers in "layers"`,
     );
   }
-  const [, height, width, channels] = activation.shape;
-  const values = activation.dataSync();
+  const [, fullHeight, fullWidth, channels] = activation.shape;
+  const full = activation.dataSync();
+  const pool = Math.max(1, Math.ceil(Math.max(fullHeight, fullWidth) / maxSide));
+  const shown = pool > 1
+    ? tf.tidy(() => tf.maxPool(activation as tf.Tensor4D, pool, pool, "same"))
+    : activation;
+  const values = pool > 1 ? shown.dataSync() : full;
+  const [, height, width] = shown.shape;
+  if (shown !== activation) shown.dispose();
   const cols = Math.min(channels, 16);
   const rows = Math.ceil(channels / cols);
   const atlasWidth = cols * width + cols - 1;
@@ -96,13 +118,13 @@ function packLayer(name: string, className: string, activation: tf.Tensor): Laye
   let silent = 0;
   for (let c = 0; c < channels; c++) {
     let lo = Infinity, hi = -Infinity, sum = 0;
-    for (let p = c; p < values.length; p += channels) {
-      const v = values[p];
+    for (let p = c; p < full.length; p += channels) {
+      const v = full[p];
       if (v < lo) lo = v;
       if (v > hi) hi = v;
       sum += v;
     }
-    stats.push([lo, hi, sum / (height * width)]);
+    stats.push([lo, hi, sum / (fullHeight * fullWidth)]);
     if (hi === lo) silent++;
     const scale = hi > lo ? LEVELS / (hi - lo) : 0;
     const x0 = (c % cols) * (width + 1), y0 = Math.floor(c / cols) * (height + 1);
@@ -119,6 +141,9 @@ function packLayer(name: string, className: string, activation: tf.Tensor): Laye
   return {
     name,
     className,
+    fullHeight,
+    fullWidth,
+    pool,
     height,
     width,
     channels,
@@ -188,6 +213,12 @@ export function explore(
     classes?: readonly number[];
     /** Page title (`save`). */
     title?: string;
+    /**
+     * Largest side a channel is drawn at, pixels: larger maps are max-pooled to
+     * fit (VGG16's 224² layers at 112²), which keeps the output to a few MB.
+     * Default 160 (the book's model is drawn whole).
+     */
+    maxSide?: number;
   } = {},
 ): Explorer {
   const id = `cs-explorer-${crypto.randomUUID().slice(0, 8)}`;
@@ -195,7 +226,9 @@ export function explore(
   let layers: LayerData[];
   let overviewRows: Figure[];
   try {
-    layers = activations.map((a) => packLayer(a.name, a.className, a.activation));
+    layers = activations.map((a) =>
+      packLayer(a.name, a.className, a.activation, options.maxSide ?? 160)
+    );
     overviewRows = activations.map((a) => {
       // The overview is the fallback for front ends without HTML: small tiles keep it light.
       const thumbnails = tf.tidy(() => {
@@ -297,7 +330,11 @@ export function explore(
     return `<details class="cs-layer" data-layer="${i}"${i === 0 ? " open" : ""}>
 <summary><b>${
       escapeHtml(layer.name)
-    }</b> · ${layer.className} · ${layer.height}×${layer.width}×${layer.channels}${silent}</summary>
+    }</b> · ${layer.className} · ${layer.fullHeight}×${layer.fullWidth}×${layer.channels}${silent}${
+      layer.pool > 1
+        ? ` · drawn ${layer.pool}×${layer.pool} max-pooled to ${layer.height}×${layer.width}`
+        : ""
+    }</summary>
 <input type="checkbox" hidden class="cs-zoom" id="${id}-zoom-${i}"><label for="${id}-zoom-${i}" title="click to zoom">
 <img class="cs-atlas" src="${dataUrl(layer.png)}" width="${shown}" alt="${
       escapeHtml(layer.name)
@@ -313,6 +350,7 @@ export function explore(
   const data = {
     layers: layers.map((l) => ({
       name: l.name,
+      pool: l.pool,
       height: l.height,
       width: l.width,
       channels: l.channels,
