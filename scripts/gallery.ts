@@ -5,6 +5,7 @@
  */
 import { writeFile } from "node:fs/promises";
 import { basename } from "node:path";
+import { escapeHtml } from "../src/_html.ts";
 
 /** One figure of the gallery. */
 export interface GalleryEntry {
@@ -14,13 +15,6 @@ export interface GalleryEntry {
   caption: string;
   /** Optional section heading shown before this entry. */
   section?: string;
-}
-
-function escapeHtml(text: string): string {
-  return text.replace(
-    /[&<>"]/g,
-    (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;" })[c]!,
-  );
 }
 
 /** Writes `dir/index.html` listing the entries in order. */

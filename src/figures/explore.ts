@@ -23,6 +23,7 @@ import type { Raster } from "../plot/raster.ts";
 import { JUPYTER_DISPLAY, toBase64 } from "../display/jupyter.ts";
 import { encodeIndexedPng } from "./_indexed_png.ts";
 import { EXPLORER_SCRIPT, EXPLORER_STYLE } from "./_explorer_client.ts";
+import { escapeHtml } from "../_html.ts";
 
 /** Index of the gap between tiles in a layer's palette PNG (drawn white). */
 const GAP = 255;
@@ -68,13 +69,6 @@ export interface Explorer {
   save(path: string): Promise<string>;
   /** The MIME bundle Deno's Jupyter kernel renders. */
   [JUPYTER_DISPLAY](): Record<string, string>;
-}
-
-function escapeHtml(text: string): string {
-  return text.replace(
-    /[&<>"']/g,
-    (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]!,
-  );
 }
 
 function fmt(v: number): string {

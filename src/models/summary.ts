@@ -7,6 +7,7 @@
 import type * as tf from "@tensorflow/tfjs";
 import { JUPYTER_DISPLAY } from "../display/jupyter.ts";
 import { layerOutputShape } from "./layers.ts";
+import { escapeHtml } from "../_html.ts";
 
 /** What {@linkcode modelSummary} returns: the table as data, text and HTML. */
 export interface ModelSummary {
@@ -104,13 +105,6 @@ function bytesLabel(params: number): string {
 }
 
 const thousands = (n: number) => n.toLocaleString("en-US");
-
-function escapeHtml(text: string): string {
-  return text.replace(
-    /[&<>"]/g,
-    (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;" })[c]!,
-  );
-}
 
 /**
  * Summarises a model like Keras' `model.summary()`: each layer's name and
