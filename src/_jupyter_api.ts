@@ -23,3 +23,24 @@ export function jupyterApi(): JupyterApi | undefined {
     return undefined;
   }
 }
+
+/** How long a message is given to leave before the call that sent it resolves, ms. */
+const LEAVE_MS = 20;
+
+/**
+ * Sends a MIME bundle to the front end (`raw`, as Jupyter wants it) and
+ * resolves once it has had time to leave; false outside a kernel. Deno 2.9's
+ * kernel stamps a message with the last request it has received, so one that
+ * leaves after the cell's reply lands under the next cell (seen in the live
+ * Notebook with Run All); the pause lets it leave while the cell still runs.
+ */
+export async function sendBundle(
+  bundle: Record<string, unknown>,
+  options: { display_id?: string; update?: boolean } = {},
+): Promise<boolean> {
+  const api = jupyterApi();
+  if (!api) return false;
+  await api.display(bundle, { raw: true, ...options });
+  await new Promise((resolve) => setTimeout(resolve, LEAVE_MS));
+  return true;
+}

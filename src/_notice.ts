@@ -7,18 +7,11 @@
  *
  * @module
  */
-import { jupyterApi } from "./_jupyter_api.ts";
+import { sendBundle } from "./_jupyter_api.ts";
 
 /** Shows `text` to the reader; resolves once it has left. */
 export async function notice(text: string): Promise<void> {
-  const api = jupyterApi();
-  if (api) {
-    try {
-      await api.display({ "text/plain": text }, { raw: true });
-      return;
-    } catch {
-      // Fall through to stderr: a note must never fail the call that made it.
-    }
-  }
-  console.error(text);
+  // A note must never fail the call that made it: stderr when the kernel refuses.
+  const sent = await sendBundle({ "text/plain": text }).catch(() => false);
+  if (!sent) console.error(text);
 }

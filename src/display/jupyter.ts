@@ -5,7 +5,7 @@
  * @module
  */
 import { Buffer } from "node:buffer";
-import { jupyterApi } from "../_jupyter_api.ts";
+import { jupyterApi, sendBundle } from "../_jupyter_api.ts";
 
 /** The symbol Deno's kernel calls to render an object (`Deno.jupyter.$display`). */
 export const JUPYTER_DISPLAY: unique symbol = Symbol.for("Jupyter.display") as never;
@@ -51,10 +51,7 @@ export async function displayBundle(
   bundle: Record<string, string | unknown>,
   options: { displayId?: string; update?: boolean } = {},
 ): Promise<void> {
-  const api = jupyterApi();
-  if (!api) return;
-  await api.display(bundle, {
-    raw: true,
+  await sendBundle(bundle, {
     ...(options.displayId ? { display_id: options.displayId } : {}),
     ...(options.update ? { update: true } : {}),
   });
@@ -88,12 +85,4 @@ export async function display(
     typeof value === "string" ? { "text/plain": value } : value[JUPYTER_DISPLAY](),
     options,
   );
-  // Deno 2.9's kernel can stamp a message that leaves after the cell's reply
-  // with the next cell's request; a short pause lets it leave while this cell
-  // still runs (seen in the live Notebook with Run All: a cell's last figure
-  // under the next cell now and then).
-  await new Promise((resolve) => setTimeout(resolve, LEAVE_MS));
 }
-
-/** How long `display` waits for its message to leave, ms. */
-const LEAVE_MS = 20;
