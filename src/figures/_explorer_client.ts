@@ -67,15 +67,24 @@ async function decode(img) {
   return { width, height, indices };
 }
 
-function channelValues(layer, atlas, c) {
+// The value of channel c at (y, x): its palette index read back on its own range.
+function valueAt(layer, atlas, c, y, x) {
   const { height: h, width: w, cols } = layer;
   const [lo, hi] = layer.stats[c];
   const x0 = (c % cols) * (w + 1), y0 = Math.floor(c / cols) * (h + 1);
+  return lo + atlas.indices[(y0 + y) * atlas.width + x0 + x] / data.levels * (hi - lo);
+}
+
+function channelValues(layer, atlas, c) {
+  const { height: h, width: w } = layer;
   const out = new Float32Array(w * h);
-  for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) {
-    out[y * w + x] = lo + atlas.indices[(y0 + y) * atlas.width + x0 + x] / data.levels * (hi - lo);
-  }
+  for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) out[y * w + x] = valueAt(layer, atlas, c, y, x);
   return out;
+}
+
+// One scale for the whole layer: its smallest minimum and largest maximum.
+for (const layer of data.layers) {
+  layer.range = layer.stats.reduce(([lo, hi], s) => [Math.min(lo, s[0]), Math.max(hi, s[1])], [Infinity, -Infinity]);
 }
 
 // Where a value falls on the 0–255 colour scale, by the chosen view.
@@ -89,9 +98,7 @@ function scaler(layer, c, values) {
     s = Math.sqrt(s / values.length) + 1e-5;
     return { at: (v) => (v - m) / s * 64 + 128, lo: m - 2 * s, hi: m + 127 / 64 * s };
   }
-  const [lo, hi] = mode === "layer"
-    ? [Math.min(...layer.stats.map((s) => s[0])), Math.max(...layer.stats.map((s) => s[1]))]
-    : layer.stats[c];
+  const [lo, hi] = mode === "layer" ? layer.range : layer.stats[c];
   const span = hi - lo;
   return { at: (v) => span > 0 ? (v - lo) / span * 255 : 0, lo, hi };
 }
@@ -160,8 +167,8 @@ function at(layer, y, x, v) {
 function hover(state, readout, e) {
   const hit = locate(state, e);
   if (!hit) return;
-  const values = channelValues(state.layer, state.atlas, hit.c);
-  readout.textContent = describe(state.layer, hit.c) + " · " + at(state.layer, hit.y, hit.x, values[hit.y * state.layer.width + hit.x]);
+  const value = valueAt(state.layer, state.atlas, hit.c, hit.y, hit.x);
+  readout.textContent = describe(state.layer, hit.c) + " · " + at(state.layer, hit.y, hit.x, value);
 }
 
 function draw(state) {

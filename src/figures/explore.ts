@@ -268,18 +268,13 @@ export function explore(
   const cams: { classIndex: number; png: Uint8Array; overlay: Raster }[] = [];
   let camNote = "";
   if (prediction) {
+    // The overlays are drawn over the picture as shown (0–255, clipped), once for all classes.
+    const pixels = tf.tensor3d(picture.data, [picture.height, picture.width, 3], "float32");
     try {
       for (const classIndex of explained) {
         const cam = gradCam(model, image, { classIndex });
         try {
-          const pixels = tf.tensor3d(picture.data, [picture.height, picture.width, 3], "float32");
-          let overlay: Raster;
-          try {
-            overlay = overlayRaster(pixels, cam.heatmap);
-          } finally {
-            pixels.dispose();
-          }
-
+          const overlay = overlayRaster(pixels, cam.heatmap);
           cams.push({ classIndex, png: rasterPng(overlay), overlay });
         } finally {
           cam.heatmap.dispose();
@@ -287,6 +282,8 @@ export function explore(
       }
     } catch (error) {
       camNote = `Grad-CAM is not shown: ${(error as Error).message}`;
+    } finally {
+      pixels.dispose();
     }
   }
 
