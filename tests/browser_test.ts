@@ -6,6 +6,7 @@
 import { decodeImage } from "../src/image/load.ts";
 import { assert } from "./assert.ts";
 import { clickThrough, withPage } from "./_explorer_browser.ts";
+import { runNotebooks } from "./_run_notebooks.ts";
 
 const ROOT = new URL("../", import.meta.url).pathname;
 const CHROMIUM = "/usr/bin/chromium";
@@ -72,19 +73,13 @@ Deno.test({
   ignore: missing !== undefined,
   async fn() {
     const dir = await Deno.makeTempDir();
-    const run = await new Deno.Command("/usr/bin/python3", {
-      args: [
-        `${ROOT}scripts/run_notebooks.py`,
-        "--html",
-        "--out",
-        dir,
-        `${ROOT}notebooks/01-intermediate-activations.ipynb`,
-      ],
-      env: { NO_COLOR: "1", CONVSCOPE_QUICK: "1" },
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
-    assert(run.success, new TextDecoder().decode(run.stderr));
+    const run = await runNotebooks(
+      [`${ROOT}notebooks/01-intermediate-activations.ipynb`],
+      dir,
+      ["--html"],
+      { CONVSCOPE_QUICK: "1" },
+    );
+    assert(run.ok, run.log);
     const html = `${dir}/01-intermediate-activations.html`;
     await screenshot(html, `${dir}/page.png`);
     const withFigures = await colourfulShare(`${dir}/page.png`);

@@ -9,6 +9,7 @@
  * missing; CI installs the last two.
  */
 import { assert } from "./assert.ts";
+import { runNotebooks } from "./_run_notebooks.ts";
 
 const root = new URL("../", import.meta.url).pathname;
 const tool = new URL("../../shared/tools/live-notebook/run_live.py", import.meta.url).pathname;
@@ -47,18 +48,13 @@ Deno.test({
       // The reference: the same notebooks executed headlessly by the runner that
       // collects late outputs; every live cell must show exactly its outputs.
       const reference = `${out}/reference`;
-      const headless = await new Deno.Command(python, {
-        args: [
-          `${root}scripts/run_notebooks.py`,
-          "--out",
-          reference,
-          ...notebooks.map((n) => `${root}notebooks/${n}`),
-        ],
-        env: { CONVSCOPE_QUICK: "1", NO_COLOR: "1" },
-        stdout: "piped",
-        stderr: "piped",
-      }).output();
-      assert(headless.success, new TextDecoder().decode(headless.stderr).slice(-3000));
+      const headless = await runNotebooks(
+        notebooks.map((n) => `${root}notebooks/${n}`),
+        reference,
+        [],
+        { CONVSCOPE_QUICK: "1" },
+      );
+      assert(headless.ok, headless.log.slice(-3000));
       // Deno 2.9's kernel now and then stamps a cell's last output with the next
       // cell's request (timing: Run All on a busy machine). A notebook whose cells
       // differ from the reference runs again, up to twice; one of our own outputs

@@ -4,6 +4,7 @@
  * tests skip with a message, except under CI where that is a failure.
  */
 import { assert, assertEquals } from "./assert.ts";
+import { runNotebooks } from "./_run_notebooks.ts";
 
 const ROOT = new URL("../", import.meta.url).pathname;
 const PYTHON = "/usr/bin/python3";
@@ -46,22 +47,6 @@ interface Cell {
   source: string[] | string;
 }
 
-async function execute(
-  notebook: string,
-  outDir: string,
-  extra: string[] = [],
-  env: Record<string, string> = {},
-) {
-  const result = await new Deno.Command(PYTHON, {
-    args: [`${ROOT}scripts/run_notebooks.py`, "--out", outDir, ...extra, notebook],
-    env: { NO_COLOR: "1", ...env },
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const log = new TextDecoder().decode(result.stdout) + new TextDecoder().decode(result.stderr);
-  return { ok: result.success, log };
-}
-
 async function readCells(path: string): Promise<Cell[]> {
   return JSON.parse(await Deno.readTextFile(path)).cells;
 }
@@ -90,7 +75,7 @@ for (const name of NOTEBOOKS) {
     async fn() {
       const out = await Deno.makeTempDir();
       const nb = `${ROOT}notebooks/${name}.ipynb`;
-      const { ok, log } = await execute(nb, out, ["--html"], { CONVSCOPE_QUICK: "1" });
+      const { ok, log } = await runNotebooks([nb], out, ["--html"], { CONVSCOPE_QUICK: "1" });
       assert(ok, log);
       const cells = await readCells(`${out}/${name}.ipynb`);
       const figureCells = cells.filter((c) => c.metadata.tags?.includes("figure"));
@@ -162,7 +147,7 @@ Deno.test({
     };
     const path = `${dir}/stress.ipynb`;
     await Deno.writeTextFile(path, JSON.stringify(notebook));
-    const { ok, log } = await execute(path, `${dir}/out`);
+    const { ok, log } = await runNotebooks([path], `${dir}/out`);
     assert(ok, log);
     const done = await readCells(`${dir}/out/stress.ipynb`);
     for (let i = 1; i <= cells; i++) {
@@ -176,7 +161,7 @@ Deno.test({
       assertEquals(text.split("\n").filter(Boolean).length, perCell, `cell ${i} lines`);
     }
     // For the record: how many outputs plain nbclient loses on the same notebook.
-    const plain = await execute(path, `${dir}/plain`, ["--plain"]);
+    const plain = await runNotebooks([path], `${dir}/plain`, ["--plain"]);
     if (plain.ok) {
       const lost = (await readCells(`${dir}/plain/stress.ipynb`)).slice(1).reduce((n, c) => {
         const outs = c.outputs ?? [];
