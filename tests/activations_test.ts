@@ -112,3 +112,38 @@ Deno.test("100 repeated getActivations calls leak no tensors", () => {
   assertEquals(tf.memory().numTensors, before);
   input.dispose();
 });
+
+Deno.test("a model whose convolutions sit in a nested base: every one recorded, equal to the base's own outputs, no leak", () => {
+  // The 2nd edition's fine-tuning layout: a keras.applications-style base inside a Sequential.
+  const baseInput = tf.input({ shape: [32, 32, 3] });
+  const c1 = tf.layers.conv2d({ filters: 8, kernelSize: 3, activation: "relu", name: "b_conv1" })
+    .apply(baseInput) as tf.SymbolicTensor;
+  const p1 = tf.layers.maxPooling2d({ poolSize: 2, name: "b_pool1" }).apply(
+    c1,
+  ) as tf.SymbolicTensor;
+  const c2 = tf.layers.conv2d({ filters: 4, kernelSize: 3, activation: "relu", name: "b_conv2" })
+    .apply(p1) as tf.SymbolicTensor;
+  const base = tf.model({ inputs: baseInput, outputs: c2, name: "base" });
+  const model = tf.sequential({
+    layers: [base, tf.layers.flatten(), tf.layers.dense({ units: 2, activation: "softmax" })],
+  });
+  const input = tf.randomUniform([1, 32, 32, 3], 0, 1, "float32", 5);
+  const tensors = tf.memory().numTensors;
+  const acts = getActivations(model, input);
+  assertEquals(acts.map((a) => [a.name, a.activation.shape]), [
+    ["base/b_conv1", [1, 30, 30, 8]],
+    ["base/b_pool1", [1, 15, 15, 8]],
+    ["base/b_conv2", [1, 13, 13, 4]],
+  ]);
+  const own = activationModel(base, ["b_conv1", "b_pool1", "b_conv2"]).predict(
+    input,
+  ) as tf.Tensor[];
+  acts.forEach((a, i) => {
+    const diff = tf.tidy(() => tf.max(tf.abs(tf.sub(a.activation, own[i]))).dataSync()[0]);
+    assertEquals(diff < 1e-6, true, `${a.name} differs by ${diff}`);
+  });
+  tf.dispose([...own, ...acts.map((a) => a.activation)]);
+  assertEquals(tf.memory().numTensors, tensors);
+  tf.dispose([input]);
+  model.dispose();
+});

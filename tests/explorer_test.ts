@@ -159,6 +159,41 @@ Deno.test("explore stays within its budget, leaves no tensors and refuses what i
   assertEquals((explorer.html.match(/class="cs-cam-class"/g) ?? []).length, 2);
 });
 
+// The real Keras files readers have (../shared, with CI): nested bases, residual
+// blocks, MobileNet, layers silent on a random input.
+const REAL = new URL("../../shared/data/models/real/", import.meta.url).pathname;
+const realFiles = await Array.fromAsync(Deno.readDir(REAL)).then(
+  (entries) => entries.map((e) => e.name).filter((n) => /\.(h5|hdf5|keras)$/.test(n)).sort(),
+  () => [] as string[],
+);
+if (realFiles.length === 0 && Deno.env.get("CI")) throw new Error(`CI must have ${REAL}`);
+if (realFiles.length === 0) console.warn(`SKIPPING explore on real Keras files: ${REAL} is absent`);
+
+Deno.test({
+  name:
+    "explore works on every real Keras file that loads, nested models included, and leaks nothing",
+  ignore: realFiles.length === 0,
+  async fn() {
+    const { loadKerasModel } = await import("../mod.ts");
+    let explored = 0;
+    for (const file of realFiles) {
+      const model = await loadKerasModel(`${REAL}${file}`).catch(() => undefined);
+      if (!model) continue; // refused by name: the loader's own test checks which and why
+      const shape = model.inputs[0].shape.slice(1).map((d) => d ?? 64) as number[];
+      const x = tf.randomUniform(shape, 0, 1, "float32", 3);
+      const tensors = tf.memory().numTensors;
+      const explorer = explore(model, x);
+      assert(/^Explorer\([1-9]\d* layers/.test(String(explorer)), `${file}: ${explorer}`);
+      assert(explorer.overview.png().length > 0);
+      assertEquals(tf.memory().numTensors, tensors, `${file} left tensors`);
+      x.dispose();
+      model.dispose();
+      explored++;
+    }
+    assertEquals(explored, 12);
+  },
+});
+
 Deno.test("explore on a softmax model explains its top 3 classes, or the classes asked for", () => {
   const mnist = mnistConvnet();
   const digit = tf.randomUniform([28, 28, 1], 0, 1, "float32", 3);

@@ -226,11 +226,12 @@ export function explore(
     overviewRows = activations.map((a) => {
       // The overview is the fallback for front ends without HTML: small tiles keep it light.
       const thumbnails = tf.tidy(() => {
-        const picked = tf.gather(
-          a.activation,
-          informativeChannels(a.activation as tf.Tensor4D, 8),
-          3,
-        );
+        // A layer silent on this input has no varied channel: its first ones show it, dark.
+        const varied = informativeChannels(a.activation as tf.Tensor4D, 8);
+        const channels = varied.length > 0
+          ? varied
+          : [...Array(Math.min(8, a.activation.shape[3]!)).keys()];
+        const picked = tf.gather(a.activation, channels, 3);
         const [, h, w] = picked.shape;
         return h > OVERVIEW_TILE
           ? tf.image.resizeBilinear(picked as tf.Tensor4D, [

@@ -4,7 +4,15 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
-import { layerOutput, selectLayers } from "../models/layers.ts";
+import {
+  isConvOrPool,
+  layerOutput,
+  layerOutputShape,
+  type LayerPath,
+  selectLayers,
+  walkLayers,
+} from "../models/layers.ts";
+import { withCallHook } from "../models/nested.ts";
 
 const cache = new WeakMap<tf.LayersModel, Map<string, tf.LayersModel>>();
 
@@ -70,6 +78,9 @@ export function asBatch(model: tf.LayersModel, image: tf.Tensor): tf.Tensor {
  * Runs one image (`[h, w, c]` or `[1, h, w, c]`) through the model and
  * returns the chosen layers' outputs in layer order. The image is fed as is:
  * scale it the way the model was trained (the book's model wants `/ 255`).
+ * By default every conv/pool layer; when they all sit inside a nested model
+ * (a `keras.applications` base, a Sequential block), those, named by their
+ * paths (`"base/block1_conv1"`).
  *
  * @example
  * ```ts
@@ -95,6 +106,14 @@ export function getActivations(
   /** The output tensor, batch first (e.g. `[1, 148, 148, 32]`). The caller disposes it. */
   activation: tf.Tensor;
 }[] {
+  if (layers === undefined && !model.layers.some(isConvOrPool)) {
+    // The convolutions live inside a nested model (a keras.applications base,
+    // a Sequential block): record their outputs during one forward pass.
+    const nested = walkLayers(model).filter(({ layer }) =>
+      isConvOrPool(layer) && layerOutputShape(layer).length === 4
+    );
+    if (nested.length > 0) return nestedActivations(model, image, nested);
+  }
   const chosen = selectLayers(model, layers);
   const extractor = activationModel(model, chosen.map((l) => l.name));
   const outputs = tf.tidy(() => {
@@ -105,6 +124,34 @@ export function getActivations(
     name: layer.name,
     className: layer.getClassName(),
     activation: outputs[i],
+  }));
+}
+
+/** `getActivations` for layers inside nested models, named by their paths (`"base/block1_conv1"`). */
+function nestedActivations(
+  model: tf.LayersModel,
+  image: tf.Tensor,
+  chosen: LayerPath[],
+): { name: string; className: string; activation: tf.Tensor }[] {
+  const recorded = new Map<tf.layers.Layer, tf.Tensor>();
+  const batch = asBatch(model, image);
+  try {
+    withCallHook(chosen.map((c) => c.layer), (layer, out) => {
+      // A layer called twice (shared) shows its last call.
+      recorded.get(layer)?.dispose();
+      recorded.set(layer, tf.keep(out.clone()));
+      return out;
+    }, () => tf.tidy(() => void model.apply(batch, { training: false })));
+  } catch (error) {
+    for (const t of recorded.values()) t.dispose();
+    throw error;
+  } finally {
+    if (batch !== image) batch.dispose();
+  }
+  return chosen.map(({ layer, path }) => ({
+    name: path,
+    className: layer.getClassName(),
+    activation: recorded.get(layer)!,
   }));
 }
 

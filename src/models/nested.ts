@@ -32,6 +32,30 @@ export function lastConvLayer(model: tf.LayersModel): LayerPath {
 }
 
 /**
+ * Runs `fn` while every layer in `layers` passes its output through
+ * `through(layer, output)`, then restores the layers. Nested models call
+ * their layers like any other, so this reaches layers inside them too.
+ */
+export function withCallHook<T>(
+  layers: readonly tf.layers.Layer[],
+  through: (layer: tf.layers.Layer, output: tf.Tensor) => tf.Tensor,
+  fn: () => T,
+): T {
+  type Callable = { call: (inputs: unknown, kwargs: unknown) => tf.Tensor };
+  const originals = layers.map((layer) => (layer as unknown as Callable).call);
+  layers.forEach((layer, i) => {
+    (layer as unknown as Callable).call = function (this: unknown, inputs, kwargs) {
+      return through(layer, originals[i].call(this, inputs, kwargs));
+    };
+  });
+  try {
+    return fn();
+  } finally {
+    layers.forEach((layer, i) => (layer as unknown as Callable).call = originals[i]);
+  }
+}
+
+/**
  * Runs `fn` while `layer`'s output is replaced by `output + probe` and
  * recorded; the gradient with respect to `probe` is the gradient with
  * respect to the layer's output. The layer is restored afterwards. The
@@ -45,20 +69,12 @@ export function withProbe<T>(
   fn: (recorded: { value?: tf.Tensor }) => T,
   keep: <X extends tf.Tensor>(x: X) => X,
 ): T {
-  const target = layer as unknown as { call: (inputs: unknown, kwargs: unknown) => tf.Tensor };
-  const original = target.call;
   const recorded: { value?: tf.Tensor } = {};
-  target.call = function (this: unknown, inputs: unknown, kwargs: unknown) {
-    const out = original.call(this, inputs, kwargs);
+  return withCallHook([layer], (_, out) => {
     recorded.value?.dispose();
     recorded.value = keep(out.clone());
     return add(out, probe);
-  };
-  try {
-    return fn(recorded);
-  } finally {
-    target.call = original;
-  }
+  }, () => fn(recorded));
 }
 
 /**
