@@ -14,7 +14,7 @@
  * import { bookConvnet, initBackend, loadImage, showActivations } from "convscope";
  * await initBackend();
  * const image = await loadImage("notebooks/images/chelsea.png", { targetSize: [150, 150] });
- * for (const fig of showActivations(bookConvnet(), image.div(255))) await fig.save(`out/${fig.title}.png`);
+ * for (const fig of await showActivations(bookConvnet(), image.div(255))) await fig.save(`out/${fig.title}.png`);
  * ```
  *
  * @module
@@ -22,6 +22,8 @@
 
 // Set-up: the engine every other call computes on.
 export { type BackendInfo, initBackend } from "./src/backend/init.ts";
+export { readBack } from "./src/backend/read_back.ts";
+export type { GpuAdapterInfo } from "./src/backend/webgpu.ts";
 /**
  * The TensorFlow.js namespace convscope computes with, so that notebooks need one import.
  *

@@ -3,13 +3,15 @@
  * with all threads (and, for the convolution-heavy rows, `wasm` with the
  * direct XNNPACK convolution instead of Winograd's, and with the stock wasm
  * input gradient for the ascent steps),
+ * on `webgpu` when Deno finds an adapter (a GPU, or here Mesa's software
+ * Vulkan driver),
  * plus PyTorch on the same machine when Debian's python3-torch is present,
  * and onnxruntime-web's WASM backend for the activation rows when it is set up
  * (bench/ort_reference.mjs says how),
  * printed side by side from one run. Each configuration runs in its own
  * process, one after the other, so they never compete for the cores.
  *
- * Flags: --quick (fewer repetitions), --skip-cpu, --skip-torch, --only "a|b"
+ * Flags: --quick (fewer repetitions), --skip-cpu, --skip-torch, --skip-webgpu, --only "a|b"
  * (only the workloads whose names contain one of the parts), --rounds N
  * (after the first pass, runs the all-threads wasm and PyTorch processes
  * N - 1 more times, alternating, and reports medians over the rounds: this VM's
@@ -21,6 +23,7 @@
 import os from "node:os";
 import type { Result } from "./workloads.ts";
 import { median } from "./stats.ts";
+import { requestGpuAdapter } from "../src/backend/webgpu.ts";
 
 interface Run {
   label: string;
@@ -76,6 +79,20 @@ runs.push(
 );
 if (!Deno.args.includes("--skip-cpu")) {
   runs.push(await workloadRun("cpu (JS)", "--backend", "cpu"));
+}
+// WebGPU, on whatever adapter Deno finds: here Mesa's software Vulkan driver
+// (lavapipe, 2 CPU cores), which is slower than WASM; on a machine with a GPU
+// the same command measures the GPU.
+if (!Deno.args.includes("--skip-webgpu")) {
+  const adapter = await requestGpuAdapter();
+  if (adapter.info) {
+    const kind = adapter.info.software ? "software" : "GPU";
+    runs.push(
+      await workloadRun(`webgpu (${kind}: ${adapter.info.description})`, "--backend", "webgpu"),
+    );
+  } else {
+    console.error(`(no webgpu column: ${adapter.reason})`);
+  }
 }
 let torch: Run | undefined;
 if (!Deno.args.includes("--skip-torch")) {

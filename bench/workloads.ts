@@ -3,7 +3,7 @@
  * Run through bench/bench.ts, which starts one process per configuration
  * (the wasm thread pool cannot be resized within a process).
  *
- * Usage: deno run -A bench/workloads.ts --backend wasm|cpu [--threads N] [--stock-input-gradient]
+ * Usage: deno run -A bench/workloads.ts --backend wasm|cpu|webgpu [--threads N] [--stock-input-gradient]
  *        [--no-winograd] [--quick] [--only "a|b"]
  *
  * @module
@@ -26,7 +26,7 @@ const value = (name: string) => {
   const i = args.indexOf(name);
   return i >= 0 ? args[i + 1] : undefined;
 };
-const backend = (value("--backend") ?? "wasm") as "wasm" | "cpu";
+const backend = (value("--backend") ?? "wasm") as "wasm" | "cpu" | "webgpu";
 const threads = value("--threads") ? Number(value("--threads")) : undefined;
 const stock = flag("--stock-input-gradient");
 const winograd = !flag("--no-winograd");
@@ -35,6 +35,9 @@ const only = value("--only")?.split("|");
 
 const info = await initBackend({ backend, threads, fastInputGradient: !stock, winograd });
 const slowBackend = backend === "cpu" || stock;
+// Mesa's lavapipe (a CPU rasteriser) stands in for a GPU here: correct, and
+// slower than WASM, so its column keeps the rows a GPU is bought for.
+const softwareGpu = backend === "webgpu" && info.gpu?.software === true;
 
 export interface Result {
   name: string;
@@ -64,7 +67,7 @@ async function time(
   // Three warm-up runs, and at least a second of them, let V8 tier the WASM
   // and JS up to optimised code (PyTorch's side does the same); one on the
   // slow backends, whose runs take seconds.
-  const warmups = opts.warmup === false ? 0 : quick || slowBackend ? 1 : 3;
+  const warmups = opts.warmup === false ? 0 : quick || slowBackend || softwareGpu ? 1 : 3;
   const warmupStart = performance.now();
   for (let i = 0; i < warmups; i++) await run();
   while (warmups === 3 && performance.now() - warmupStart < 1000) await run();
@@ -137,8 +140,10 @@ console.error(`${backend}${stock ? " (stock input gradient)" : ""}: ${JSON.strin
   const flops1 = convFlops(model, "max_pooling2d_4", [150, 150]);
   for (const batch of [1, 16]) {
     const input = tf.randomUniform([batch, 150, 150, 3]);
-    await time(`activations, seed convnet, batch ${batch}`, () => {
-      const acts = getActivations(model, input);
+    await time(`activations, seed convnet, batch ${batch}`, async () => {
+      // On wasm getActivations' read-back is an already-resolved promise (a
+      // microtask, not an event-loop turn).
+      const acts = await getActivations(model, input);
       // Copied out as the figures read them. (Awaiting data() instead adds a
       // Deno event-loop turn, 3–8 ms here, which is no part of extraction;
       // PyTorch's side keeps its outputs where they are.)
@@ -150,7 +155,7 @@ console.error(`${backend}${stock ? " (stock input gradient)" : ""}: ${JSON.strin
   // 3. Rendering the 8 grids to PNG (backend independent; measured once).
   if (backend === "wasm" && !stock && (threads ?? 2) > 1) {
     const input = tf.randomUniform([1, 150, 150, 3]);
-    const acts = getActivations(model, input);
+    const acts = await getActivations(model, input);
     await time("render 8 activation grids to PNG", () => {
       for (const a of acts) featureGrid(a.activation, { title: a.name }).png();
     });
@@ -179,7 +184,8 @@ console.error(`${backend}${stock ? " (stock input gradient)" : ""}: ${JSON.strin
   for (let block = 1; block <= 5; block++) {
     const layer = `block${block}_conv1`;
     const name = `ascent step VGG16 → ${layer} 150², 64 filters`;
-    if (slowBackend) {
+    if (slowBackend || softwareGpu) {
+      // On lavapipe a 64-filter step is ~64 batch-1 steps: 10 minutes at block5.
       skip(name, "skipped: over a minute per step on this backend");
       continue;
     }
@@ -192,10 +198,18 @@ console.error(`${backend}${stock ? " (stock input gradient)" : ""}: ${JSON.strin
       });
       await out.data();
       out.dispose();
-    }, { flops, maxRuns: 1, budgetMs: 0, items: 64, unit: "filter-steps/s", warmup: false });
+    }, {
+      flops,
+      maxRuns: 1,
+      budgetMs: 0,
+      items: 64,
+      unit: "filter-steps/s",
+      // A GPU compiles its shaders on the first run.
+      warmup: backend === "webgpu",
+    });
   }
   // 5. Batched vs one at a time: block3_conv1 at 64², per filter-step.
-  if (!slowBackend) {
+  if (!slowBackend && !softwareGpu) {
     await time("filter grid block3_conv1 64²: 64 filters batched, per filter-step", async () => {
       const out = await filterPatterns(
         model,

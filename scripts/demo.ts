@@ -84,7 +84,7 @@ await add(
     `says ${p > 0.5 ? "dog" : "cat"} (P(dog) = ${p.toFixed(3)}).`,
   "1. Intermediate activations",
 );
-const [first] = getActivations(model, input, ["conv2d_1"]);
+const [first] = await getActivations(model, input, ["conv2d_1"]);
 const silentChannels = tf.tidy(() =>
   [...tf.max(first.activation, [0, 1, 2]).dataSync()].filter((m) => m <= 0).length
 );
@@ -107,7 +107,7 @@ for (const [rank, channel] of shown.entries()) {
   map.dispose();
 }
 first.activation.dispose();
-for (const figure of showActivations(model, input)) {
+for (const figure of await showActivations(model, input)) {
   const name = figure.title.split(" ")[0];
   await add(
     `activations_${name}`,
@@ -169,9 +169,10 @@ for (const [i, layer] of convLayers.entries()) {
 const coffee = await loadImage(`${root}notebooks/images/coffee.png`, { targetSize: [150, 150] });
 for (const [name, picture] of [["chelsea", image], ["coffee", coffee]] as const) {
   const x = tf.div(picture, 255);
-  const cams = [0, 1].map((classIndex) =>
-    gradCam(model, x, { classIndex, classNames: ["cat", "dog"] })
-  );
+  const cams = [];
+  for (const classIndex of [0, 1]) {
+    cams.push(await gradCam(model, x, { classIndex, classNames: ["cat", "dog"] }));
+  }
   for (const cam of cams) {
     await add(
       `gradcam_${name}_${cam.className}`,
@@ -187,7 +188,7 @@ for (const [name, picture] of [["chelsea", image], ["coffee", coffee]] as const)
     cam.heatmap.dispose();
   }
   if (name === "chelsea") {
-    const map = saliency(model, x, { smoothSamples: quick ? 4 : 16 });
+    const map = await saliency(model, x, { smoothSamples: quick ? 4 : 16 });
     await add(
       "saliency_chelsea",
       camPanels(picture, map, { title: "SmoothGrad saliency", cmap: "inferno", size: 300 }),
@@ -220,7 +221,7 @@ await add(
 );
 bar.done();
 // The gallery opens with the explorer over the same picture; the PNGs follow.
-const explorer = explore(model, input, { classNames: ["cat", "dog"] });
+const explorer = await explore(model, input, { classNames: ["cat", "dog"] });
 input.dispose();
 image.dispose();
 await writeGallery(outDir, "convscope: what a convnet learns", entries, {

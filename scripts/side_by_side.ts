@@ -45,7 +45,7 @@ const save = async (figure: { save(p: string): Promise<string> }, name: string) 
 const p = tf.tidy(() => (model.predict(input.expandDims(0)) as tf.Tensor).dataSync()[0]);
 await save(imshow(image, { title: `cat.1700, 150×150: P(dog) = ${p.toFixed(3)}` }), "input");
 
-const [first] = getActivations(model, input, ["conv2d_1"]);
+const [first] = await getActivations(model, input, ["conv2d_1"]);
 const channels = informativeChannels(first.activation as tf.Tensor4D, 5);
 for (const [i, channel] of channels.entries()) {
   const map = tf.slice(first.activation, [0, 0, 0, channel], [1, -1, -1, 1]);
@@ -57,7 +57,7 @@ for (const [i, channel] of channels.entries()) {
 }
 first.activation.dispose();
 
-for (const figure of showActivations(model, input)) {
+for (const figure of await showActivations(model, input)) {
   await save(figure, `activations_${figure.title.split(" ")[0]}`);
 }
 
@@ -65,7 +65,7 @@ for (const layer of ["conv2d_1", "conv2d_2", "conv2d_3", "conv2d_4"]) {
   await save(await filterGrid(model, layer, { inputSize: 64, steps: 40 }), `filters_${layer}`);
 }
 
-const cam = gradCam(model, input, { classIndex: 0, classNames: ["cat", "dog"] });
+const cam = await gradCam(model, input, { classIndex: 0, classNames: ["cat", "dog"] });
 await save(
   matshow(cam.heatmap, { title: `Grad-CAM at ${cam.layer}: "cat"`, cmap: "viridis", ticks: true }),
   "gradcam_heatmap",

@@ -8,14 +8,14 @@ import {
   threeClassConvnet,
   vgg16,
 } from "../mod.ts";
-import { assertEquals, assertThrows } from "./assert.ts";
+import { assertEquals, assertRejects, assertThrows } from "./assert.ts";
 
 await initBackend();
 
-Deno.test("the book's convnet yields the seed's 8 activation shapes", () => {
+Deno.test("the book's convnet yields the seed's 8 activation shapes", async () => {
   const model = bookConvnet();
   const input = tf.randomUniform([1, 150, 150, 3]);
-  const acts = getActivations(model, input);
+  const acts = await getActivations(model, input);
   assertEquals(acts.map((a) => [a.name, a.activation.shape]), [
     ["conv2d_1", [1, 148, 148, 32]],
     ["max_pooling2d_1", [1, 74, 74, 32]],
@@ -33,10 +33,10 @@ Deno.test("the book's convnet yields the seed's 8 activation shapes", () => {
   input.dispose();
 });
 
-Deno.test("activations equal the full model's own layers (first layer = relu(conv))", () => {
+Deno.test("activations equal the full model's own layers (first layer = relu(conv))", async () => {
   const model = bookConvnet();
   const input = tf.randomUniform([150, 150, 3]);
-  const [a] = getActivations(model, input, ["conv2d_1"]);
+  const [a] = await getActivations(model, input, ["conv2d_1"]);
   const [kernel, bias] = model.getLayer("conv2d_1").getWeights();
   const expected = tf.tidy(() =>
     tf.relu(
@@ -78,7 +78,7 @@ Deno.test("seed 002 and seed 004 architectures have their names and shapes", () 
   );
 });
 
-Deno.test("layer selection by names, indices and predicate; bad ones are named", () => {
+Deno.test("layer selection by names, indices and predicate; bad ones are named", async () => {
   const model = bookConvnet();
   assertEquals(activationModel(model, [2, "conv2d_1"]).outputs.map((o) => o.shape), [[
     null,
@@ -87,7 +87,7 @@ Deno.test("layer selection by names, indices and predicate; bad ones are named",
     32,
   ], [null, 72, 72, 64]]);
   assertEquals(activationModel(model, (l) => l.name.startsWith("dense")).outputs.length, 2);
-  assertThrows(
+  await assertRejects(
     () => getActivations(model, tf.zeros([150, 150, 3]), ["conv2d_9"]),
     'No layer named "conv2d_9"',
   );
@@ -95,25 +95,26 @@ Deno.test("layer selection by names, indices and predicate; bad ones are named",
   assertThrows(() => activationModel(model, [42]), "Layer index 42 is out of range");
 });
 
-Deno.test("a wrongly shaped input is refused with the expected shape", () => {
+Deno.test("a wrongly shaped input is refused with the expected shape", async () => {
   const model = bookConvnet();
   const wrong = tf.zeros([100, 100, 3]);
-  assertThrows(() => getActivations(model, wrong), "expects [batch,150,150,3]");
+  await assertRejects(() => getActivations(model, wrong), "expects [batch,150,150,3]");
   wrong.dispose();
 });
 
-Deno.test("100 repeated getActivations calls leak no tensors", () => {
+Deno.test("100 repeated getActivations calls leak no tensors", async () => {
   const model = bookConvnet();
   const input = tf.randomUniform([150, 150, 3]);
-  const once = () => getActivations(model, input).forEach((a) => a.activation.dispose());
-  once();
+  const once = async () =>
+    (await getActivations(model, input)).forEach((a) => a.activation.dispose());
+  await once();
   const before = tf.memory().numTensors;
-  for (let i = 0; i < 100; i++) once();
+  for (let i = 0; i < 100; i++) await once();
   assertEquals(tf.memory().numTensors, before);
   input.dispose();
 });
 
-Deno.test("a model whose convolutions sit in a nested base: every one recorded, equal to the base's own outputs, no leak", () => {
+Deno.test("a model whose convolutions sit in a nested base: every one recorded, equal to the base's own outputs, no leak", async () => {
   // The 2nd edition's fine-tuning layout: a keras.applications-style base inside a Sequential.
   const baseInput = tf.input({ shape: [32, 32, 3] });
   const c1 = tf.layers.conv2d({ filters: 8, kernelSize: 3, activation: "relu", name: "b_conv1" })
@@ -129,7 +130,7 @@ Deno.test("a model whose convolutions sit in a nested base: every one recorded, 
   });
   const input = tf.randomUniform([1, 32, 32, 3], 0, 1, "float32", 5);
   const tensors = tf.memory().numTensors;
-  const acts = getActivations(model, input);
+  const acts = await getActivations(model, input);
   assertEquals(acts.map((a) => [a.name, a.activation.shape]), [
     ["base/b_conv1", [1, 30, 30, 8]],
     ["base/b_pool1", [1, 15, 15, 8]],

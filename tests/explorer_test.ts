@@ -19,7 +19,7 @@ import {
   tf,
 } from "../mod.ts";
 import { writeGallery } from "../scripts/gallery.ts";
-import { assert, assertEquals, assertThrows } from "./assert.ts";
+import { assert, assertEquals, assertRejects } from "./assert.ts";
 import { wasmHeapBytes } from "./heap.ts";
 import { type BrowserImage, CHROMIUM, clickThrough, withPage } from "./_explorer_browser.ts";
 
@@ -56,12 +56,12 @@ function decodeAtlas(src: string): { width: number; height: number; indices: Uin
   return { width, height, indices };
 }
 
-Deno.test("explore packs every channel so that it decodes back within half a level", () => {
-  const explorer = explore(model, input, { classNames: ["cat", "dog"] });
+Deno.test("explore packs every channel so that it decodes back within half a level", async () => {
+  const explorer = await explore(model, input, { classNames: ["cat", "dog"] });
   const atlases = [...explorer.html.matchAll(/<img class="cs-atlas" src="([^"]+)"/g)].map((m) =>
     decodeAtlas(m[1])
   );
-  const activations = getActivations(model, input);
+  const activations = await getActivations(model, input);
   try {
     assertEquals(atlases.length, 8);
     let channels = 0, worst = 0;
@@ -97,15 +97,15 @@ Deno.test("explore packs every channel so that it decodes back within half a lev
   }
 });
 
-Deno.test("explore max-pools maps larger than maxSide, and says so; statistics stay the full map's", () => {
-  const explorer = explore(model, input, { layers: ["conv2d_1"], maxSide: 100 });
+Deno.test("explore max-pools maps larger than maxSide, and says so; statistics stay the full map's", async () => {
+  const explorer = await explore(model, input, { layers: ["conv2d_1"], maxSide: 100 });
   assert(explorer.html.includes("148×148×32"), "the header gives the layer's own size");
   assert(explorer.html.includes("drawn 2×2 max-pooled to 74×74"), "and how it is drawn");
   const [src] = [...explorer.html.matchAll(/<img class="cs-atlas" src="([^"]+)"/g)].map((m) =>
     m[1]
   );
   const atlas = decodeAtlas(src);
-  const [activation] = getActivations(model, input, ["conv2d_1"]).map((a) => a.activation);
+  const [activation] = (await getActivations(model, input, ["conv2d_1"])).map((a) => a.activation);
   const pooled = tf.maxPool(activation as tf.Tensor4D, 2, 2, "same");
   try {
     const full = activation.dataSync(), shown = pooled.dataSync();
@@ -137,9 +137,9 @@ Deno.test("explore max-pools maps larger than maxSide, and says so; statistics s
   }
 });
 
-Deno.test("explore stays within its budget, leaves no tensors and refuses what is not a feature map", () => {
+Deno.test("explore stays within its budget, leaves no tensors and refuses what is not a feature map", async () => {
   const tensors = tf.memory().numTensors, heap = wasmHeapBytes();
-  const explorer = explore(model, input, { classNames: ["cat", "dog"] });
+  const explorer = await explore(model, input, { classNames: ["cat", "dog"] });
   const bundle = explorer[Symbol.for("Jupyter.display") as never] as unknown as () => Record<
     string,
     string
@@ -150,10 +150,13 @@ Deno.test("explore stays within its budget, leaves no tensors and refuses what i
   assert(bytes <= 2e6, `the bundle is ${bytes} bytes, over the 2 MB budget`);
   assertEquals(Object.keys(parts).sort(), ["image/png", "text/html", "text/plain"]);
   assertEquals(tf.memory().numTensors, tensors);
-  for (let i = 0; i < 3; i++) explore(model, input);
+  for (let i = 0; i < 3; i++) await explore(model, input);
   assertEquals(tf.memory().numTensors, tensors);
   assert(wasmHeapBytes() - heap < 64 << 20, "the heap grew by more than 64 MiB");
-  assertThrows(() => explore(model, input, { layers: ["dense_1"] }), /dense_1.*not a feature map/);
+  await assertRejects(
+    () => explore(model, input, { layers: ["dense_1"] }),
+    /dense_1.*not a feature map/,
+  );
   assertEquals(tf.memory().numTensors, tensors);
   // Both classes of the sigmoid unit get a Grad-CAM overlay.
   assertEquals((explorer.html.match(/class="cs-cam-class"/g) ?? []).length, 2);
@@ -182,7 +185,7 @@ Deno.test({
       const shape = model.inputs[0].shape.slice(1).map((d) => d ?? 64) as number[];
       const x = tf.randomUniform(shape, 0, 1, "float32", 3);
       const tensors = tf.memory().numTensors;
-      const explorer = explore(model, x);
+      const explorer = await explore(model, x);
       assert(/^Explorer\([1-9]\d* layers/.test(String(explorer)), `${file}: ${explorer}`);
       assert(explorer.overview.png().length > 0);
       assertEquals(tf.memory().numTensors, tensors, `${file} left tensors`);
@@ -194,12 +197,12 @@ Deno.test({
   },
 });
 
-Deno.test("explore on a softmax model explains its top 3 classes, or the classes asked for", () => {
+Deno.test("explore on a softmax model explains its top 3 classes, or the classes asked for", async () => {
   const mnist = mnistConvnet();
   const digit = tf.randomUniform([28, 28, 1], 0, 1, "float32", 3);
-  const top = explore(mnist, digit);
+  const top = await explore(mnist, digit);
   assertEquals((top.html.match(/class="cs-cam-class"/g) ?? []).length, 3);
-  const chosen = explore(mnist, digit, { classes: [3, 8], classNames: [..."0123456789"] });
+  const chosen = await explore(mnist, digit, { classes: [3, 8], classNames: [..."0123456789"] });
   assertEquals([...chosen.html.matchAll(/data-class="(\d+)"/g)].map((m) => m[1]), ["3", "8"]);
   mnist.dispose();
   digit.dispose();
@@ -209,7 +212,7 @@ Deno.test({
   name: "explore in a real browser: open a layer, read a value, enlarge a channel, switch views",
   ignore: !chromium,
   async fn() {
-    const page = await explore(model, input, { classNames: ["cat", "dog"] }).save(
+    const page = await (await explore(model, input, { classNames: ["cat", "dog"] })).save(
       `${OUT}/explorer.html`,
     );
     await withPage(async (tab) => {
@@ -227,7 +230,7 @@ Deno.test({
     await Deno.mkdir(dir, { recursive: true });
     const fig = await import("../mod.ts").then((m) => m.imshow(picture, { title: "input" }));
     await fig.save(`${dir}/input.png`);
-    const explorer = explore(model, input, { classNames: ["cat", "dog"] });
+    const explorer = await explore(model, input, { classNames: ["cat", "dog"] });
     const index = await writeGallery(dir, "gallery", [{ file: "input.png", caption: "input" }], {
       explorer: explorer.html,
     });
@@ -246,7 +249,7 @@ Deno.test({
     "with scripts stripped (an untrusted notebook), and styles too, every layer and channel shows",
   ignore: !chromium,
   async fn() {
-    const html = explore(model, input, { classNames: ["cat", "dog"] }).html;
+    const html = (await explore(model, input, { classNames: ["cat", "dog"] })).html;
     const noScript = html.replace(/<script[\s\S]*?<\/script>/g, "");
     const noStyle = noScript.replace(/<style>[\s\S]*?<\/style>/g, "");
     assert(!noScript.includes("<script"));

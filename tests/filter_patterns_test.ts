@@ -127,6 +127,7 @@ Deno.test("Lucid's Fourier parameterisation: valid images, and the ascent raises
   );
   const model = vgg16({ includeTop: false, seed: 5 });
   const losses: number[] = [];
+  const tensorsBefore = tf.memory().numTensors;
   const out = await filterPatterns(model, "block1_conv2", [3], {
     inputSize: 48,
     steps: 40,
@@ -137,6 +138,8 @@ Deno.test("Lucid's Fourier parameterisation: valid images, and the ascent raises
   assertEquals(out.shape, [1, 48, 48, 3]);
   assertEquals(out.dtype, "int32");
   assert(losses.at(-1)! > losses[0], `activation went from ${losses[0]} to ${losses.at(-1)}`);
+  // Only the result is left (the spectrum's starting values leaked once).
+  assertEquals(tf.memory().numTensors, tensorsBefore + 1);
   tf.dispose([out, flat]);
 });
 

@@ -1,5 +1,5 @@
 import { gradCam, initBackend, lastConvLayer, tf } from "../mod.ts";
-import { assert, assertAlmostEquals, assertEquals, assertThrows } from "./assert.ts";
+import { assert, assertAlmostEquals, assertEquals, assertRejects } from "./assert.ts";
 
 await initBackend();
 
@@ -53,16 +53,16 @@ const quadrantMean = (m: number[][], top: boolean, left: boolean) => {
   return s / 16;
 };
 
-Deno.test("the heatmap of each class peaks where its evidence is, for every method", () => {
+Deno.test("the heatmap of each class peaks where its evidence is, for every method", async () => {
   const model = tinyModel();
   const image = quadrantImage();
   for (const method of ["gradcam", "gradcam++", "layercam"] as const) {
-    const c0 = gradCam(model, image, { classIndex: 0, method });
+    const c0 = await gradCam(model, image, { classIndex: 0, method });
     const m0 = c0.heatmap.arraySync();
     assertEquals(c0.layer, "conv");
     assertAlmostEquals(quadrantMean(m0, true, true), 1, 1e-5, method);
     assertAlmostEquals(quadrantMean(m0, false, false), 0, 1e-6, method);
-    const c1 = gradCam(model, image, { classIndex: 1, method });
+    const c1 = await gradCam(model, image, { classIndex: 1, method });
     const m1 = c1.heatmap.arraySync();
     assertAlmostEquals(quadrantMean(m1, false, false), 1, 1e-5, method);
     assertAlmostEquals(quadrantMean(m1, true, true), 0, 1e-6, method);
@@ -71,24 +71,24 @@ Deno.test("the heatmap of each class peaks where its evidence is, for every meth
   image.dispose();
 });
 
-Deno.test("a single sigmoid output: class 1 by the logit, class 0 by its negation; default = prediction", () => {
+Deno.test("a single sigmoid output: class 1 by the logit, class 0 by its negation; default = prediction", async () => {
   const model = tinyModel("sigmoid");
   const image = quadrantImage();
-  const dog = gradCam(model, image, { classIndex: 1, classNames: ["cat", "dog"] });
-  const cat = gradCam(model, image, { classIndex: 0, classNames: ["cat", "dog"] });
+  const dog = await gradCam(model, image, { classIndex: 1, classNames: ["cat", "dog"] });
+  const cat = await gradCam(model, image, { classIndex: 0, classNames: ["cat", "dog"] });
   assertEquals([dog.className, cat.className], ["dog", "cat"]);
   assertAlmostEquals(quadrantMean(dog.heatmap.arraySync(), false, false), 1, 1e-5);
   assertAlmostEquals(quadrantMean(cat.heatmap.arraySync(), true, true), 1, 1e-5);
   // Both channels average 0.25, so the logit is 0 and p = 0.5: the default is class 0.
-  assertEquals(gradCam(model, image).classIndex, 0);
-  assertThrows(
+  assertEquals((await gradCam(model, image)).classIndex, 0);
+  await assertRejects(
     () => gradCam(model, image, { classIndex: 2 }),
     "classIndex 2 is out of range: the model has 2 classes",
   );
   tf.dispose([dog.heatmap, cat.heatmap, image]);
 });
 
-Deno.test("nested models: the last convolution is found inside a Sequential inside a Functional model", () => {
+Deno.test("nested models: the last convolution is found inside a Sequential inside a Functional model", async () => {
   const base = tf.sequential({
     name: "base",
     layers: [
@@ -111,34 +111,39 @@ Deno.test("nested models: the last convolution is found inside a Sequential insi
   });
   assertEquals(lastConvLayer(model).path, "base/c2");
   const image = tf.randomUniform([16, 16, 3]);
-  const cam = gradCam(model, image);
+  const cam = await gradCam(model, image);
   assertEquals(cam.layer, "base/c2");
   assertEquals(cam.heatmap.shape, [12, 12]);
   const values = cam.heatmap.dataSync();
   assert(values.every((v) => v >= 0 && v <= 1 && !Number.isNaN(v)));
-  assertEquals(gradCam(model, image, { layer: "c1" }).heatmap.shape, [14, 14]);
-  assertThrows(() => gradCam(model, image, { layer: "nope" }), "base/c1, base/c2, base/pool");
+  assertEquals((await gradCam(model, image, { layer: "c1" })).heatmap.shape, [14, 14]);
+  await assertRejects(
+    () => gradCam(model, image, { layer: "nope" }),
+    "base/c1, base/c2, base/pool",
+  );
   cam.heatmap.dispose();
   image.dispose();
 });
 
-Deno.test("an all-zero map is returned as zeros (no NaN) and flagged", () => {
+Deno.test("an all-zero map is returned as zeros (no NaN) and flagged", async () => {
   const model = tinyModel();
   const blank = tf.zeros([8, 8, 1]);
-  const cam = gradCam(model, blank, { classIndex: 0 });
+  const cam = await gradCam(model, blank, { classIndex: 0 });
   assertEquals(cam.empty, true);
   assertEquals([...cam.heatmap.dataSync()], new Array(64).fill(0));
   tf.dispose([cam.heatmap, blank]);
 });
 
-Deno.test("gradCam leaks no tensors and leaves the model unchanged", () => {
+Deno.test("gradCam leaks no tensors and leaves the model unchanged", async () => {
   const model = tinyModel("sigmoid");
   const image = quadrantImage();
   const before = tf.memory().numTensors;
   const predict = () =>
     tf.tidy(() => (model.predict(image.expandDims(0)) as tf.Tensor).dataSync()[0]);
   const p0 = predict();
-  for (let i = 0; i < 20; i++) gradCam(model, image, { method: "gradcam++" }).heatmap.dispose();
+  for (let i = 0; i < 20; i++) {
+    (await gradCam(model, image, { method: "gradcam++" })).heatmap.dispose();
+  }
   assertEquals(tf.memory().numTensors, before);
   // The output activation was swapped to linear for the logit and put back.
   assertEquals(predict(), p0);
@@ -165,10 +170,10 @@ Deno.test("overlay: same size as the image, heatmap resized bilinearly and blend
   assert(panels.width > 3 * 300);
   // Saliency of the tiny model: only the quadrants that feed the class score matter.
   const model = tinyModel();
-  const map = saliency(model, quadrantImage(), { classIndex: 0 });
+  const map = await saliency(model, quadrantImage(), { classIndex: 0 });
   assertEquals(map.shape, [8, 8]);
   assertAlmostEquals(tf.max(map).dataSync()[0], 1, 1e-6);
-  const smooth = saliency(model, quadrantImage(), { classIndex: 0, smoothSamples: 8 });
+  const smooth = await saliency(model, quadrantImage(), { classIndex: 0, smoothSamples: 8 });
   assert(smooth.dataSync().every((v) => v >= 0 && v <= 1));
   tf.dispose([image, heat, map, smooth]);
 });

@@ -66,7 +66,11 @@ Deno.test("the elephant pipeline on VGG16 at 224²: prediction, decode, 14×14 G
   const top = decodePredictions(prediction, 3);
   assertEquals(top.length, 3);
   assert(top[0].probability >= top[1].probability && top[1].probability >= top[2].probability);
-  const cam = gradCam(model, x, { classIndex: 386, layer: "block5_conv3", score: "probability" });
+  const cam = await gradCam(model, x, {
+    classIndex: 386,
+    layer: "block5_conv3",
+    score: "probability",
+  });
   assertEquals(cam.heatmap.shape, [14, 14]);
   assertEquals(cam.layer, "block5_conv3");
   const figure = overlayHeatmap(picture, cam.heatmap, { title: "African elephant" });

@@ -84,7 +84,7 @@ Deno.test({
     );
     file.close();
     assertEquals(Object.keys(expected).length, 8);
-    ref.assertActivationsMatch(model, digit, expected);
+    await ref.assertActivationsMatch(model, digit, expected);
     tf.dispose([digit, test.x, test.y]);
     model.dispose();
   },
@@ -225,7 +225,7 @@ Deno.test("Keras 2 Functional .h5 (Add merge, nested Sequential, legacy node lis
     dense_1: out,
   };
   const input = tf.tensor(pixels.data, [6, 6, 1]);
-  ref.assertActivationsMatch(model, input, expected);
+  await ref.assertActivationsMatch(model, input, expected);
   const summary = modelSummary(model);
   assert(summary.text.includes("Connected to"), summary.text);
   assert(

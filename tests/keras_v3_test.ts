@@ -200,7 +200,7 @@ Deno.test(".keras Functional with nested Sequentials: every layer's activation m
     dense_3: out,
   };
   const input = tf.tensor(pixels.data, [12, 12, 3]);
-  ref.assertActivationsMatch(model, input, expected);
+  await ref.assertActivationsMatch(model, input, expected);
   input.dispose();
   model.dispose();
 });

@@ -16,16 +16,21 @@ import { useFusedConvGradients } from "./fused_conv_grad.ts";
 import { registerWasmReductions } from "./reductions.ts";
 import { registerWasmWinograd, setWinogradConvolutions } from "./winograd.ts";
 import { restoreStockWasmKernels } from "./kernel_registry.ts";
+import { registerWebGpuMatMul } from "./webgpu_matmul.ts";
+import { registerWebGpuFilterGradient } from "./webgpu_conv_gradients.ts";
+import { adaptWebGpuBackend, type GpuAdapterInfo, requestGpuAdapter } from "./webgpu.ts";
 
 /** What {@linkcode initBackend} actually got, which may be less than it was asked for. */
 export interface BackendInfo {
   /** The active tfjs backend. */
-  backend: "wasm" | "cpu";
-  /** Whether WASM SIMD is in use (always false on `cpu`). */
+  backend: "wasm" | "cpu" | "webgpu";
+  /** Whether WASM SIMD is in use (false on `cpu` and `webgpu`). */
   simd: boolean;
-  /** Threads XNNPACK runs on, as the backend itself reports (1 on `cpu`). */
+  /** Threads XNNPACK runs on, as the backend itself reports (1 on `cpu` and `webgpu`). */
   threads: number;
-  /** Why fewer threads than asked run, when that happens. */
+  /** The GPU adapter, on `webgpu` (and on `auto` when one was found but not used). */
+  gpu?: GpuAdapterInfo;
+  /** Why less than asked runs (fewer threads, `auto` keeping WASM), when that happens. */
   note?: string;
 }
 
@@ -68,8 +73,14 @@ function useFastKernels(fast: boolean): void {
  */
 export async function initBackend(
   options: {
-    /** `"wasm"` (default): WebAssembly with SIMD, XNNPACK and threads. `"cpu"`: plain JS reference. */
-    backend?: "wasm" | "cpu";
+    /**
+     * `"wasm"` (default): WebAssembly with SIMD, XNNPACK and threads.
+     * `"webgpu"`: the GPU through Deno's WebGPU (an error says why when there
+     * is none). `"auto"`: webgpu when the adapter is a hardware GPU, wasm
+     * otherwise (a software driver is slower than WASM). `"cpu"`: plain JS
+     * reference.
+     */
+    backend?: "wasm" | "cpu" | "webgpu" | "auto";
     /** Threads for the wasm backend; default: every logical core. `1` uses the single-thread SIMD build. */
     threads?: number;
     /**
@@ -90,22 +101,92 @@ export async function initBackend(
     winograd?: boolean;
   } = {},
 ): Promise<BackendInfo> {
-  const backend = options.backend ?? "wasm";
+  const asked = options.backend ?? "wasm";
+  const threadsWanted = asked === "cpu"
+    ? 1
+    : Math.max(1, Math.floor(options.threads ?? os.cpus().length));
+  const key0 = `${asked}:${threadsWanted}:${options.fastInputGradient ?? true}:${
+    options.winograd ?? true
+  }`;
+  if (current?.key === key0 && tf.getBackend() === current.info.backend) return current.info;
+  let gpuNote: { note: string; gpu?: GpuAdapterInfo } | undefined;
+  if (asked === "webgpu" || asked === "auto") {
+    const found = await requestGpuAdapter();
+    if (asked === "webgpu" && !found.info) {
+      throw new Error(`convscope: WebGPU is unavailable: ${found.reason}`);
+    }
+    if (found.info && (asked === "webgpu" || !found.info.software)) {
+      const info = await startWebGpu(found.info);
+      current = { key: key0, info };
+      return info;
+    }
+    gpuNote = found.info
+      ? {
+        note: `auto: the WebGPU adapter is a software driver (${found.info.description}), ` +
+          "slower than WASM; running on wasm",
+        gpu: found.info,
+      }
+      : { note: `auto: ${found.reason}; running on wasm` };
+  }
+  const backend = asked === "cpu" ? "cpu" : "wasm";
+  const info = await startCpuOrWasm(backend, options);
+  current = {
+    key: key0,
+    info: gpuNote
+      ? {
+        ...info,
+        gpu: gpuNote.gpu,
+        note: info.note ? `${gpuNote.note}; ${info.note}` : gpuNote.note,
+      }
+      : info,
+  };
+  if (!gpuNote?.gpu) delete current.info.gpu;
+  return current.info;
+}
+
+/** Starts tfjs's webgpu backend (loaded only when asked for) on an adapter already found. */
+async function startWebGpu(gpu: GpuAdapterInfo): Promise<BackendInfo> {
+  setWinogradConvolutions(false);
+  if (tf.engine().registryFactory["webgpu"] == null) {
+    await import("@tensorflow/tfjs-backend-webgpu");
+  }
+  silenceCpuBanner();
+  // Figures read on the cpu backend (see `onCpuWhenNeeded`): start it now.
+  tf.engine().findBackend("cpu");
+  silenceCpuBanner();
+  let started = false;
+  try {
+    started = await tf.setBackend("webgpu");
+  } catch (error) {
+    throw new Error(`convscope: the webgpu backend failed to start: ${(error as Error).message}`);
+  }
+  if (!started || tf.getBackend() !== "webgpu") {
+    throw new Error(
+      `convscope: the webgpu backend failed to start on ${gpu.description || gpu.vendor}`,
+    );
+  }
+  adaptWebGpuBackend(tf.backend());
+  registerWebGpuMatMul();
+  registerWebGpuFilterGradient();
+  return { backend: "webgpu", simd: false, threads: 1, gpu };
+}
+
+async function startCpuOrWasm(
+  backend: "wasm" | "cpu",
+  options: { threads?: number; fastInputGradient?: boolean; winograd?: boolean },
+): Promise<BackendInfo> {
   const wanted = backend === "cpu"
     ? 1
     : Math.max(1, Math.floor(options.threads ?? os.cpus().length));
   const fast = options.fastInputGradient ?? true;
-  const key = `${backend}:${wanted}:${fast}:${options.winograd ?? true}`;
   silenceCpuBanner();
   setWinogradConvolutions((options.winograd ?? true) && fast);
-  if (current?.key === key && tf.getBackend() === backend) return current.info;
   // Every call ends in the kernel set it asks for, whatever came before.
   useFastKernels(fast);
   if (backend === "cpu") {
     await tf.setBackend("cpu");
     await tf.ready();
-    current = { key, info: { backend: "cpu", simd: false, threads: 1 } };
-    return current.info;
+    return { backend: "cpu", simd: false, threads: 1 };
   }
   if (tf.engine().registry["wasm"] != null && wasmStarted) {
     // The wasm module is already running with its thread pool: reuse it.
@@ -123,7 +204,6 @@ export async function initBackend(
         }
         : {}),
     };
-    current = { key, info };
     return info;
   }
   const simd = await tf.env().getAsync("WASM_HAS_SIMD_SUPPORT") as boolean;
@@ -157,11 +237,7 @@ export async function initBackend(
   if (threads < wanted && note == null) {
     note = `asked for ${wanted} threads, the backend runs ${threads}`;
   }
-  current = {
-    key,
-    info: { backend: "wasm", simd, threads, ...(note ? { note } : {}) },
-  };
-  return current.info;
+  return { backend: "wasm", simd, threads, ...(note ? { note } : {}) };
 }
 
 /**

@@ -10,7 +10,7 @@ import * as tf from "@tensorflow/tfjs";
 export const WASM_HEAP_LIMIT = 4 * 1024 ** 3;
 
 /**
- * The bytes one sample needs for a forward and backward pass (see `bytesPerSample` in `src/methods/`), from known shapes: the input's and every
+ * The bytes one sample needs for a forward and backward pass (see `sampleFootprint` in `src/methods/`), from known shapes: the input's and every
  * layer output's, without the batch axis.
  *
  * @example
@@ -35,8 +35,29 @@ export function bytesForShapes(
 }
 
 /**
+ * The bytes of one sample's largest single tensor (the input or a layer
+ * output), from the same shapes as {@linkcode bytesForShapes}.
+ *
+ * @example
+ * ```ts
+ * import { deepStrictEqual as assertEquals } from "node:assert/strict";
+ * import { largestTensorBytes } from "./memory.ts";
+ * assertEquals(largestTensorBytes([64, 64, 3], [[62, 62, 32], [31, 31, 32]]), 4 * 62 * 62 * 32);
+ * ```
+ */
+export function largestTensorBytes(
+  input: readonly number[],
+  shapes: readonly (readonly number[])[],
+): number {
+  const size = (s: readonly number[]) => s.reduce((a, d) => a * d, 1);
+  return 4 * Math.max(size(input), ...shapes.map(size));
+}
+
+/**
  * The largest batch (≤ `wanted`) whose pass fits a budget of the heap that
- * is still free (half of it, at most 1.5 GiB).
+ * is still free (half of it, at most 1.5 GiB); on webgpu also one whose
+ * largest tensor fits one storage binding (128 MiB on many drivers), which
+ * `largestTensorBytesEach` (one sample's) tells.
  *
  * @example
  * ```ts
@@ -44,10 +65,23 @@ export function bytesForShapes(
  * console.log(largestFittingBatch(64, 100e6)); // 64 or fewer, never below 1
  * ```
  */
-export function largestFittingBatch(wanted: number, bytesEach: number): number {
+export function largestFittingBatch(
+  wanted: number,
+  bytesEach: number,
+  largestTensorBytesEach = 0,
+): number {
   const used = tf.memory().numBytes;
   // Keep most of the heap free: fragmentation and other work need room, and
   // bigger chunks are no faster per image once a pass is a few images large.
   const budget = Math.min(1.5 * 1024 ** 3, (WASM_HEAP_LIMIT - used) * 0.5);
-  return Math.max(1, Math.min(wanted, Math.floor(budget / Math.max(1, bytesEach))));
+  let batch = Math.floor(budget / Math.max(1, bytesEach));
+  const device = (tf.backend() as { device?: { limits: { maxStorageBufferBindingSize: number } } })
+    .device;
+  if (device && largestTensorBytesEach > 0) {
+    batch = Math.min(
+      batch,
+      Math.floor(device.limits.maxStorageBufferBindingSize / largestTensorBytesEach),
+    );
+  }
+  return Math.max(1, Math.min(wanted, batch));
 }

@@ -24,6 +24,7 @@ import { JUPYTER_DISPLAY, toBase64 } from "../display/jupyter.ts";
 import { encodeIndexedPng } from "./_indexed_png.ts";
 import { EXPLORER_SCRIPT, EXPLORER_STYLE } from "./_explorer_client.ts";
 import { escapeHtml } from "../_html.ts";
+import { onCpuWhenNeeded, readBack } from "../backend/read_back.ts";
 
 /** Index of the gap between tiles in a layer's palette PNG (drawn white). */
 const GAP = 255;
@@ -188,12 +189,12 @@ function rasterPng(raster: Raster): Uint8Array {
  * import { bookConvnet, explore, initBackend, loadImage, tf } from "convscope";
  * await initBackend();
  * const image = await loadImage("notebooks/images/chelsea.png", { targetSize: [150, 150] });
- * const explorer = explore(bookConvnet(), tf.div(image, 255), { classNames: ["cat", "dog"] });
+ * const explorer = await explore(bookConvnet(), tf.div(image, 255), { classNames: ["cat", "dog"] });
  * assertEquals(explorer.toString().startsWith("Explorer(8 layers, 704 channels"), true);
  * await explorer.save("out/explorer.html");
  * ```
  */
-export function explore(
+export async function explore(
   model: tf.LayersModel,
   image: tf.Tensor,
   options: {
@@ -214,52 +215,55 @@ export function explore(
      */
     maxSide?: number;
   } = {},
-): Explorer {
+): Promise<Explorer> {
   const id = `cs-explorer-${crypto.randomUUID().slice(0, 8)}`;
-  const activations = getActivations(model, image, options.layers);
+  const activations = await getActivations(model, image, options.layers);
   let layers: LayerData[];
   let overviewRows: Figure[];
   try {
-    layers = activations.map((a) =>
-      packLayer(a.name, a.className, a.activation, options.maxSide ?? 160)
-    );
-    overviewRows = activations.map((a) => {
-      // The overview is the fallback for front ends without HTML: small tiles keep it light.
-      const thumbnails = tf.tidy(() => {
-        // A layer silent on this input has no varied channel: its first ones show it, dark.
-        const varied = informativeChannels(a.activation as tf.Tensor4D, 8);
-        const channels = varied.length > 0
-          ? varied
-          : [...Array(Math.min(8, a.activation.shape[3]!)).keys()];
-        const picked = tf.gather(a.activation, channels, 3);
-        const [, h, w] = picked.shape;
-        return h > OVERVIEW_TILE
-          ? tf.image.resizeBilinear(picked as tf.Tensor4D, [
-            OVERVIEW_TILE,
-            Math.round(OVERVIEW_TILE * w / h),
-          ])
-          : picked;
-      });
-      try {
-        return featureGrid(thumbnails, {
-          cols: 8,
-          minTileSize: OVERVIEW_TILE,
-          title: `${a.name}: the 8 most varied channels`,
+    // Drawing reads values synchronously: on webgpu it runs on the cpu backend.
+    [layers, overviewRows] = onCpuWhenNeeded(() => [
+      activations.map((a) => packLayer(a.name, a.className, a.activation, options.maxSide ?? 160)),
+      activations.map((a) => {
+        // The overview is the fallback for front ends without HTML: small tiles keep it light.
+        const thumbnails = tf.tidy(() => {
+          // A layer silent on this input has no varied channel: its first ones show it, dark.
+          const varied = informativeChannels(a.activation as tf.Tensor4D, 8);
+          const channels = varied.length > 0
+            ? varied
+            : [...Array(Math.min(8, a.activation.shape[3]!)).keys()];
+          const picked = tf.gather(a.activation, channels, 3);
+          const [, h, w] = picked.shape;
+          return h > OVERVIEW_TILE
+            ? tf.image.resizeBilinear(picked as tf.Tensor4D, [
+              OVERVIEW_TILE,
+              Math.round(OVERVIEW_TILE * w / h),
+            ])
+            : picked;
         });
-      } finally {
-        thumbnails.dispose();
-      }
-    });
+        try {
+          return featureGrid(thumbnails, {
+            cols: 8,
+            minTileSize: OVERVIEW_TILE,
+            title: `${a.name}: the 8 most varied channels`,
+          });
+        } finally {
+          thumbnails.dispose();
+        }
+      }),
+    ]);
   } finally {
     for (const a of activations) a.activation.dispose();
   }
 
-  const picture = inputRaster(model, image);
-  const prediction = tf.tidy(() => {
-    const batch = image.rank === 3 ? image.expandDims(0) : image;
-    const out = model.predict(batch) as tf.Tensor;
-    return out.rank === 2 ? [...out.dataSync()] : undefined;
-  });
+  // The picture is drawn as well: on webgpu its values may be on the GPU only.
+  await readBack(image);
+  const picture = onCpuWhenNeeded(() => inputRaster(model, image));
+  const output = tf.tidy(() => model.predict(image.rank === 3 ? image.expandDims(0) : image));
+  const prediction = (output as tf.Tensor).rank === 2
+    ? [...await (output as tf.Tensor).data()]
+    : undefined;
+  tf.dispose(output);
   const name = (k: number) => options.classNames?.[k] ?? `class ${k}`;
   const binary = prediction?.length === 1 && outputActivation(model) === "sigmoid";
   const probabilities = !prediction ? [] : binary ? [1 - prediction[0], prediction[0]] : prediction;
@@ -273,9 +277,9 @@ export function explore(
     const pixels = tf.tensor3d(picture.data, [picture.height, picture.width, 3], "float32");
     try {
       for (const classIndex of explained) {
-        const cam = gradCam(model, image, { classIndex });
+        const cam = await gradCam(model, image, { classIndex });
         try {
-          const overlay = overlayRaster(pixels, cam.heatmap);
+          const overlay = onCpuWhenNeeded(() => overlayRaster(pixels, cam.heatmap));
           cams.push({ classIndex, png: rasterPng(overlay), overlay });
         } finally {
           cam.heatmap.dispose();

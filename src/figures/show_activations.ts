@@ -5,6 +5,7 @@
  */
 import type * as tf from "@tensorflow/tfjs";
 import { getActivations } from "../methods/activations.ts";
+import { onCpuWhenNeeded } from "../backend/read_back.ts";
 import { featureGrid } from "../plot/feature_grid.ts";
 import type { Figure } from "../plot/figure.ts";
 import type { FigureOptions } from "../plot/figure_options.ts";
@@ -18,11 +19,11 @@ import type { FigureOptions } from "../plot/figure_options.ts";
  * import { bookConvnet, initBackend, loadImage, showActivations } from "convscope";
  * await initBackend();
  * const image = await loadImage("notebooks/images/chelsea.png", { targetSize: [150, 150] });
- * const figures = showActivations(bookConvnet(), image.div(255));
+ * const figures = await showActivations(bookConvnet(), image.div(255));
  * for (const fig of figures) await fig.save(`out/${fig.title.split(" ")[0]}.png`);
  * ```
  */
-export function showActivations(
+export async function showActivations(
   model: tf.LayersModel,
   image: tf.Tensor,
   options: FigureOptions & {
@@ -33,16 +34,18 @@ export function showActivations(
     /** Title of each grid; default `"<layer name>  (h×w×c)"`. */
     titles?: (name: string, shape: number[]) => string;
   } = {},
-): Figure[] {
-  const activations = getActivations(model, image, options.layers);
+): Promise<Figure[]> {
+  const activations = await getActivations(model, image, options.layers);
   try {
-    return activations.map(({ name, activation }) =>
-      featureGrid(activation, {
-        ...options,
-        title: options.titles
-          ? options.titles(name, activation.shape)
-          : `${name}  (${activation.shape.slice(1).join("×")})`,
-      })
+    return onCpuWhenNeeded(() =>
+      activations.map(({ name, activation }) =>
+        featureGrid(activation, {
+          ...options,
+          title: options.titles
+            ? options.titles(name, activation.shape)
+            : `${name}  (${activation.shape.slice(1).join("×")})`,
+        })
+      )
     );
   } finally {
     for (const a of activations) a.activation.dispose();

@@ -6,7 +6,7 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { layerOutput, layerOutputShape } from "../models/layers.ts";
-import { bytesForShapes } from "../backend/memory.ts";
+import { bytesForShapes, largestTensorBytes } from "../backend/memory.ts";
 
 const probed = new WeakMap<tf.LayersModel, Map<string, number[][]>>();
 
@@ -45,16 +45,22 @@ function shapesUpTo(
 }
 
 /**
- * Bytes one input sample needs for a forward and backward pass up to (and
- * including) `layer`: every intermediate output kept for the backward pass,
- * its gradient, and convolution scratch (transposed and padded copies).
+ * What one input sample costs up to (and including) `layer`: `bytes` for a
+ * forward and backward pass (every intermediate output kept for the backward
+ * pass, its gradient, and convolution scratch: transposed and padded copies),
+ * and its largest single tensor (what one WebGPU binding must hold).
  */
-export function bytesPerSample(
+export function sampleFootprint(
   model: tf.LayersModel,
   layer: tf.layers.Layer,
   inputSize?: readonly [number, number],
-): number {
+): { bytes: number; largestTensorBytes: number } {
   const [, h, w, c] = model.inputs[0].shape;
   const [height, width] = inputSize ?? [h ?? 224, w ?? 224];
-  return bytesForShapes([height, width, c ?? 3], shapesUpTo(model, layer, inputSize));
+  const input = [height, width, c ?? 3];
+  const shapes = shapesUpTo(model, layer, inputSize);
+  return {
+    bytes: bytesForShapes(input, shapes),
+    largestTensorBytes: largestTensorBytes(input, shapes),
+  };
 }

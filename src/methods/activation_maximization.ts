@@ -6,6 +6,7 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
+import { readBack } from "../backend/read_back.ts";
 import type { AscentOptions } from "./ascent_options.ts";
 import { modelInputRange } from "../models/metadata.ts";
 import { linearize, outputActivation, outputLayer, withLinearOutput } from "../models/nested.ts";
@@ -15,6 +16,7 @@ import { TF_KERAS_VIS_DEFAULTS } from "./regularizers.ts";
 import { SeededRandom } from "../data/random.ts";
 import { ascend, pixelImages } from "./ascend.ts";
 import { classScore } from "./scores.ts";
+import { tfSeed } from "../backend/tf_seed.ts";
 
 /**
  * Gradient ascent on the input for dense/class units, keeping the best image
@@ -92,7 +94,7 @@ export async function maximizeActivation(
     };
     return linear ? withLinearOutput(model, forward) : forward();
   };
-  const start = tf.randomUniform([n, ...inputShape], lo, hi, "float32", options.seed ?? 0);
+  const start = tf.randomUniform([n, ...inputShape], lo, hi, "float32", tfSeed(options.seed ?? 0));
   const pixels = pixelImages(start as tf.Tensor4D);
   start.dispose();
   const [x] = pixels.variables;
@@ -134,7 +136,8 @@ export async function maximizeActivation(
     const scores = tf.tidy(() => scoresOf(images));
     const values = [...((await scores.data()) as Float32Array)];
     scores.dispose();
-    return { images, scores: values, bestStep };
+    // On webgpu the values come back to the CPU here, so figures can draw them.
+    return { images: await readBack(images), scores: values, bestStep };
   } finally {
     optimizer.dispose();
     mask.dispose();

@@ -13,6 +13,7 @@ import {
   walkLayers,
 } from "../models/layers.ts";
 import { withCallHook } from "../models/nested.ts";
+import { onCpuWhenNeeded, readBack } from "../backend/read_back.ts";
 
 const cache = new WeakMap<tf.LayersModel, Map<string, tf.LayersModel>>();
 
@@ -87,25 +88,40 @@ export function asBatch(model: tf.LayersModel, image: tf.Tensor): tf.Tensor {
  * import { bookConvnet, getActivations, initBackend, loadImage } from "convscope";
  * await initBackend();
  * const image = await loadImage("notebooks/images/chelsea.png", { targetSize: [150, 150] });
- * const activations = getActivations(bookConvnet(), image.div(255));
+ * const activations = await getActivations(bookConvnet(), image.div(255));
  * for (const a of activations) console.log(a.name, a.activation.shape);
  * // conv2d_1 [1, 148, 148, 32] … max_pooling2d_4 [1, 7, 7, 128]
  * ```
  */
-export function getActivations(
+export async function getActivations(
   model: tf.LayersModel,
   image: tf.Tensor,
   layers?:
     | readonly (string | number)[]
     | ((layer: tf.layers.Layer, index: number) => boolean),
-): {
-  /** Layer name. */
-  name: string;
-  /** Layer class, e.g. `Conv2D`. */
-  className: string;
-  /** The output tensor, batch first (e.g. `[1, 148, 148, 32]`). The caller disposes it. */
-  activation: tf.Tensor;
-}[] {
+): Promise<
+  {
+    /** Layer name. */
+    name: string;
+    /** Layer class, e.g. `Conv2D`. */
+    className: string;
+    /** The output tensor, batch first (e.g. `[1, 148, 148, 32]`). The caller disposes it. */
+    activation: tf.Tensor;
+  }[]
+> {
+  const found = activationsOf(model, image, layers);
+  // On webgpu the values come back to the CPU here, so figures can draw them.
+  await readBack(found.map((f) => f.activation));
+  return found;
+}
+
+function activationsOf(
+  model: tf.LayersModel,
+  image: tf.Tensor,
+  layers?:
+    | readonly (string | number)[]
+    | ((layer: tf.layers.Layer, index: number) => boolean),
+): { name: string; className: string; activation: tf.Tensor }[] {
   if (layers === undefined && !model.layers.some(isConvOrPool)) {
     // The convolutions live inside a nested model (a keras.applications base,
     // a Sequential block): record their outputs during one forward pass.
@@ -172,10 +188,12 @@ function nestedActivations(
  * ```
  */
 export function informativeChannels(activation: tf.Tensor4D, count = 2): number[] {
-  const spread = tf.tidy(() => {
-    const mean = tf.mean(activation, [0, 1, 2], true);
-    return tf.sqrt(tf.mean(tf.square(tf.sub(activation, mean)), [0, 1, 2])).dataSync();
-  });
+  const spread = onCpuWhenNeeded(() =>
+    tf.tidy(() => {
+      const mean = tf.mean(activation, [0, 1, 2], true);
+      return tf.sqrt(tf.mean(tf.square(tf.sub(activation, mean)), [0, 1, 2])).dataSync();
+    })
+  );
   return [...spread.keys()]
     .filter((c) => spread[c] > 0)
     .sort((a, b) => spread[b] - spread[a] || a - b)

@@ -5,12 +5,13 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
+import { readBack } from "../backend/read_back.ts";
 import type { AscentOptions } from "./ascent_options.ts";
 import { findLayer, layerOutputShape, type LayerSelector } from "../models/layers.ts";
 import { modelInputRange } from "../models/metadata.ts";
 import { activationModel } from "./activations.ts";
-import { bytesForShapes, largestFittingBatch } from "../backend/memory.ts";
-import { bytesPerSample } from "./_sample_bytes.ts";
+import { bytesForShapes, largestFittingBatch, largestTensorBytes } from "../backend/memory.ts";
+import { sampleFootprint } from "./_sample_bytes.ts";
 import { deprocessImage, inChunks, noiseImage } from "./gradient_ascent.ts";
 import { ProgressBar } from "../display/progress.ts";
 import { SeededRandom } from "../data/random.ts";
@@ -107,6 +108,16 @@ export async function filterPatterns(
   filters: readonly number[],
   options: AscentOptions = {},
 ): Promise<tf.Tensor4D> {
+  // On webgpu the values come back to the CPU here, so figures can draw them.
+  return await readBack(await ascendFilterPatterns(model, layerSelector, filters, options));
+}
+
+async function ascendFilterPatterns(
+  model: tf.LayersModel,
+  layerSelector: LayerSelector | tf.layers.Layer,
+  filters: readonly number[],
+  options: AscentOptions,
+): Promise<tf.Tensor4D> {
   const layer = typeof layerSelector === "object" ? layerSelector : findLayer(model, layerSelector);
   const channels = validateFilters(layer, filters);
   const inputShape = model.inputs[0].shape.slice(1) as (number | null)[];
@@ -124,13 +135,14 @@ export async function filterPatterns(
   const border = options.border ?? 0;
   const seed = options.seed ?? 0;
   const [low, high] = options.initRange ?? [rangeLow + 128 * pixel, rangeLow + 148 * pixel];
+  const footprint = shapes
+    ? {
+      bytes: bytesForShapes([height, width, depth], shapes),
+      largestTensorBytes: largestTensorBytes([height, width, depth], shapes),
+    }
+    : sampleFootprint(extractor, extractor.layers.at(-1)!, [height, width]);
   const chunk = options.batchSize ??
-    largestFittingBatch(
-      filters.length,
-      shapes
-        ? bytesForShapes([height, width, depth], shapes)
-        : bytesPerSample(extractor, extractor.layers.at(-1)!, [height, width]),
-    );
+    largestFittingBatch(filters.length, footprint.bytes, footprint.largestTensorBytes);
   if (options.parameterization === "fourier") {
     return await fourierPatterns(extractor, layer, channels, filters, {
       ...options,
@@ -329,5 +341,5 @@ export async function filterPattern(
   const batch = await filterPatterns(model, layer, [filter], options);
   const single = tf.squeeze(batch, [0]) as tf.Tensor3D;
   batch.dispose();
-  return single;
+  return await readBack(single);
 }

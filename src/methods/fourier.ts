@@ -12,6 +12,7 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import type { SeededRandom } from "../data/random.ts";
+import { tfSeed } from "../backend/tf_seed.ts";
 
 /** Lucid's colour correlation (square root of the ImageNet colour covariance, via SVD). */
 const COLOR_CORRELATION_SVD_SQRT = [
@@ -101,7 +102,10 @@ export function fourierImage(
   const scaleValues = freqs.map((f) => Math.sqrt(w * h) / Math.max(f, 1 / Math.max(w, h)));
   const scale = tf.tensor2d(scaleValues, [h, wf]);
   const { cy, sy, cx, sx } = inverseDftMatrices(h, w);
-  const spectrum = tf.variable(tf.randomNormal([2, n * 3, h, wf], 0, sd, "float32", seed));
+  const start = tf.randomNormal([2, n * 3, h, wf], 0, sd, "float32", tfSeed(seed));
+  const spectrum = tf.variable(start);
+  start.dispose(); // the variable holds its own reference to the values
+
   const maxNorm = Math.max(
     ...[0, 1, 2].map((c) => Math.hypot(...COLOR_CORRELATION_SVD_SQRT.map((row) => row[c]))),
   );

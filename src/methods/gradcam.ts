@@ -6,6 +6,7 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
+import { readBack } from "../backend/read_back.ts";
 import { classScore } from "./scores.ts";
 import { layerOutputShape, resolveLayer } from "../models/layers.ts";
 import { asBatch } from "./activations.ts";
@@ -23,11 +24,11 @@ import { notice } from "../_notice.ts";
  * await initBackend();
  * const model = await loadBookModel();
  * const image = await loadImage("notebooks/images/chelsea.png", { targetSize: [150, 150] });
- * const cam = gradCam(model, tf.div(image, 255), { classNames: ["cat", "dog"] });
+ * const cam = await gradCam(model, tf.div(image, 255), { classNames: ["cat", "dog"] });
  * console.log(cam.className, cam.layer, cam.heatmap.shape); // cat conv2d_4 [15, 15]
  * ```
  */
-export function gradCam(
+export async function gradCam(
   model: tf.LayersModel,
   image: tf.Tensor,
   options: {
@@ -50,7 +51,7 @@ export function gradCam(
     /** Class names for the report, e.g. `["cat", "dog"]`. */
     classNames?: readonly string[];
   } = {},
-): {
+): Promise<{
   /** `[h, w]` at the layer's resolution, values in [0, 1]. The caller disposes it. */
   heatmap: tf.Tensor2D;
   /** The class the map explains. */
@@ -63,7 +64,7 @@ export function gradCam(
   layer: string;
   /** True when every weight or gradient was zero (the map is all zeros). */
   empty: boolean;
-} {
+}> {
   const { layer, path } = options.layer ? resolveLayer(model, options.layer) : lastConvLayer(model);
   const shape = layerOutputShape(layer);
   if (shape.length !== 4) {
@@ -73,12 +74,14 @@ export function gradCam(
   }
   const batch = asBatch(model, image);
   try {
-    const prediction = tf.tidy(() => [...(model.predict(batch) as tf.Tensor).dataSync()]);
+    const output = model.predict(batch) as tf.Tensor;
+    const prediction = [...await output.data()];
+    output.dispose();
     const activation = outputActivation(model);
     const { classIndex, binary: sigmoidBinary, score } = classScore(prediction, options.classIndex);
     const useLogit = (options.score ?? "logit") === "logit" || sigmoidBinary;
     const method = options.method ?? "gradcam";
-    const [heatmap, empty] = tf.tidy(() => {
+    const cam = tf.tidy(() => {
       const { value: conv, grads } = gradientAtLayer(
         model,
         batch,
@@ -86,13 +89,17 @@ export function gradCam(
         score,
         useLogit && activation !== "linear",
       );
-      const cam = combine(method, conv, grads);
+      const map = combine(method, conv, grads);
       conv.dispose();
-      const peak = tf.max(cam).dataSync()[0];
-      const isEmpty = !(peak > 0) || !Number.isFinite(peak);
-      const normalized = isEmpty ? tf.zerosLike(cam) : tf.div(cam, peak);
-      return [normalized.squeeze([0]) as tf.Tensor2D, isEmpty] as const;
+      return map.squeeze([0]) as tf.Tensor2D;
     });
+    const peakTensor = tf.max(cam);
+    const peak = (await peakTensor.data())[0];
+    peakTensor.dispose();
+    const empty = !(peak > 0) || !Number.isFinite(peak);
+    const heatmap = tf.tidy(() => empty ? tf.zerosLike(cam) : tf.div(cam, peak)) as tf.Tensor2D;
+    cam.dispose();
+    await readBack(heatmap);
     const className = options.classNames?.[classIndex] ?? `class ${classIndex}`;
     if (empty) {
       void notice(

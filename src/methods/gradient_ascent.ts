@@ -6,6 +6,7 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
+import { tfSeed } from "../backend/tf_seed.ts";
 
 /**
  * Normalises each sample's gradient on its own: `"rms"` divides by
@@ -56,7 +57,7 @@ export function noiseImage(
   options: { low?: number; high?: number } = {},
 ): tf.Tensor {
   const low = options.low ?? 128, high = options.high ?? 148;
-  return tf.randomUniform([1, ...shape], low, high, "float32", seed);
+  return tf.randomUniform([1, ...shape], low, high, "float32", tfSeed(seed));
 }
 
 /**

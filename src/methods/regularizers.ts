@@ -145,12 +145,17 @@ export function rotate(degrees = 3): InputModifier {
     apply: (x, random) =>
       tf.tidy(() => {
         const radians = (random.uniform(-degrees, degrees) * Math.PI) / 180;
-        const fill = tf.mean(x).dataSync()[0];
+        // The corners are filled with the mean: rotating x − mean with 0 and
+        // adding the mean back does that without reading the mean out (a
+        // synchronous read stalls every step, and webgpu cannot do one).
+        const mean = tf.mean(x);
         const c = x.shape[3];
+        const centred = tf.sub(x, mean);
         // rotateWithOffset wants 3 or 4 channels.
-        const padded = c === 1 ? tf.tile(x, [1, 1, 1, 3]) : x;
-        const turned = tf.image.rotateWithOffset(padded as tf.Tensor4D, radians, fill);
-        return (c === 1 ? tf.slice(turned, [0, 0, 0, 0], [-1, -1, -1, 1]) : turned) as tf.Tensor4D;
+        const padded = c === 1 ? tf.tile(centred, [1, 1, 1, 3]) : centred;
+        const turned = tf.image.rotateWithOffset(padded as tf.Tensor4D, radians, 0);
+        const sliced = c === 1 ? tf.slice(turned, [0, 0, 0, 0], [-1, -1, -1, 1]) : turned;
+        return tf.add(sliced, mean) as tf.Tensor4D;
       }),
   };
 }
@@ -180,13 +185,14 @@ export function scale(low = 0.9, high = 1.1): InputModifier {
           const top = Math.floor((nh - h) / 2), left = Math.floor((nw - w) / 2);
           return tf.slice(resized, [0, top, left, 0], [-1, h, w, -1]) as tf.Tensor4D;
         }
-        const mean = tf.mean(x).dataSync()[0];
+        // Padding with the mean, without reading it out (see `rotate`).
+        const mean = tf.mean(x);
         const top = Math.floor((h - nh) / 2), left = Math.floor((w - nw) / 2);
-        return tf.pad(
-          resized,
+        const padded = tf.pad(
+          tf.sub(resized, mean),
           [[0, 0], [top, h - nh - top], [left, w - nw - left], [0, 0]],
-          mean,
-        ) as tf.Tensor4D;
+        );
+        return tf.add(padded, mean) as tf.Tensor4D;
       }),
   };
 }

@@ -5,9 +5,11 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
+import { readBack } from "../backend/read_back.ts";
 import { classScore } from "./scores.ts";
 import { asBatch } from "./activations.ts";
 import { outputActivation, withLinearOutput } from "../models/nested.ts";
+import { tfSeed } from "../backend/tf_seed.ts";
 
 /**
  * `|∂ score / ∂ input|`, max over colour channels, scaled to [0, 1]; with
@@ -19,11 +21,11 @@ import { outputActivation, withLinearOutput } from "../models/nested.ts";
  * import { initBackend, loadBookModel, loadImage, saliency, tf } from "convscope";
  * await initBackend();
  * const image = await loadImage("notebooks/images/chelsea.png", { targetSize: [150, 150] });
- * const map = saliency(await loadBookModel(), tf.div(image, 255), { smoothSamples: 20 });
+ * const map = await saliency(await loadBookModel(), tf.div(image, 255), { smoothSamples: 20 });
  * assertEquals(map.shape, [150, 150]);
  * ```
  */
-export function saliency(
+export async function saliency(
   model: tf.LayersModel,
   image: tf.Tensor,
   options: {
@@ -36,11 +38,20 @@ export function saliency(
     /** Seed of the SmoothGrad noise. Default 0. */
     seed?: number;
   } = {},
-): tf.Tensor2D {
+): Promise<tf.Tensor2D> {
   const batch = asBatch(model, image);
   try {
-    return tf.tidy(() => {
-      const prediction = (model.predict(batch) as tf.Tensor).dataSync();
+    const output = model.predict(batch) as tf.Tensor;
+    const prediction = await output.data();
+    output.dispose();
+    let range: [number, number] = [0, 0];
+    if ((options.smoothSamples ?? 0) > 0) {
+      const bounds = tf.tidy(() => tf.stack([tf.min(batch), tf.max(batch)]));
+      const [lo, hi] = await bounds.data();
+      bounds.dispose();
+      range = [lo, hi];
+    }
+    const map = tf.tidy(() => {
       const chosen = classScore(prediction, options.classIndex);
       const score = (x: tf.Tensor) =>
         chosen.score(model.apply(x, { training: false }) as tf.Tensor);
@@ -51,12 +62,14 @@ export function saliency(
       const samples = options.smoothSamples ?? 0;
       let grads: tf.Tensor;
       if (samples > 0) {
-        const [lo, hi] = [tf.min(batch).dataSync()[0], tf.max(batch).dataSync()[0]];
-        const sigma = (options.noise ?? 0.2) * (hi - lo);
+        const sigma = (options.noise ?? 0.2) * (range[1] - range[0]);
         const seed = options.seed ?? 0;
         let sum: tf.Tensor = tf.zerosLike(batch);
         for (let i = 0; i < samples; i++) {
-          const noisy = tf.add(batch, tf.randomNormal(batch.shape, 0, sigma, "float32", seed + i));
+          const noisy = tf.add(
+            batch,
+            tf.randomNormal(batch.shape, 0, sigma, "float32", tfSeed(seed + i)),
+          );
           const next = tf.add(sum, tf.abs(gradOf(noisy)));
           sum.dispose();
           sum = tf.keep(next);
@@ -66,10 +79,16 @@ export function saliency(
       } else {
         grads = tf.abs(gradOf(batch));
       }
-      const map = tf.max(grads, -1).squeeze([0]);
-      const peak = tf.max(map).dataSync()[0];
-      return (peak > 0 ? tf.div(map, peak) : tf.zerosLike(map)) as tf.Tensor2D;
+      return tf.max(grads, -1).squeeze([0]) as tf.Tensor2D;
     });
+    const peakTensor = tf.max(map);
+    const peak = (await peakTensor.data())[0];
+    peakTensor.dispose();
+    const normalized = tf.tidy(() =>
+      peak > 0 ? tf.div(map, peak) : tf.zerosLike(map)
+    ) as tf.Tensor2D;
+    map.dispose();
+    return await readBack(normalized);
   } finally {
     if (batch !== image) batch.dispose();
   }

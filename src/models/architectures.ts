@@ -6,10 +6,11 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { assertBackendReady } from "../backend/init.ts";
+import { tfSeed } from "../backend/tf_seed.ts";
 
 function init(seed: number, offset: number) {
   assertBackendReady();
-  return tf.initializers.glorotUniform({ seed: seed + offset });
+  return tf.initializers.glorotUniform({ seed: tfSeed(seed + offset) });
 }
 
 /** A Dense layer with a seeded Glorot initialiser, as Keras builds them. */

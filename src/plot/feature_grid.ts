@@ -100,7 +100,7 @@ export function normalizeChannels(
  * await initBackend();
  * const model = bookConvnet();
  * const image = await loadImage("notebooks/images/chelsea.png", { targetSize: [150, 150] });
- * const [first] = getActivations(model, image.div(255), ["conv2d_1"]);
+ * const [first] = await getActivations(model, image.div(255), ["conv2d_1"]);
  * await featureGrid(first.activation, { title: first.name }).save("out/conv2d_1.png");
  * ```
  */

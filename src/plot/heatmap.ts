@@ -11,6 +11,7 @@ import { imshow, matshow, rgbTensorToRaster, zoomFor } from "./matshow.ts";
 import { imageFigure } from "./axes.ts";
 import { type Figure, hstack } from "./figure.ts";
 import type { FigureOptions } from "./figure_options.ts";
+import { onCpuWhenNeeded } from "../backend/read_back.ts";
 
 /**
  * The heatmap, resized bilinearly to the picture, coloured and blended onto
@@ -32,11 +33,13 @@ export function overlayRaster(
 ): Raster {
   const picture = rgbTensorToRaster(image);
   const { width, height } = picture;
-  const heat = tf.tidy(() => {
-    const h2 = heatmap.rank === 3 ? heatmap.squeeze([0]) : heatmap;
-    if (h2.rank !== 2) throw new Error(`heatmap must be 2-D; got shape [${heatmap.shape}]`);
-    return tf.image.resizeBilinear(h2.expandDims(-1) as tf.Tensor3D, [height, width]).dataSync();
-  });
+  const heat = onCpuWhenNeeded(() =>
+    tf.tidy(() => {
+      const h2 = heatmap.rank === 3 ? heatmap.squeeze([0]) : heatmap;
+      if (h2.rank !== 2) throw new Error(`heatmap must be 2-D; got shape [${heatmap.shape}]`);
+      return tf.image.resizeBilinear(h2.expandDims(-1) as tf.Tensor3D, [height, width]).dataSync();
+    })
+  );
   const { lut } = colormap(options.cmap ?? "jet");
   const alpha = options.alpha ?? 0.4;
   const blend = options.blend ?? "add";
@@ -73,7 +76,7 @@ export function overlayRaster(
  * import { gradCam, initBackend, loadBookModel, loadImage, overlayHeatmap, tf } from "convscope";
  * await initBackend();
  * const image = await loadImage("notebooks/images/chelsea.png", { targetSize: [150, 150] });
- * const cam = gradCam(await loadBookModel(), tf.div(image, 255));
+ * const cam = await gradCam(await loadBookModel(), tf.div(image, 255));
  * await overlayHeatmap(image, cam.heatmap, { title: cam.className }).save("out/cam.png");
  * ```
  */
@@ -96,7 +99,7 @@ export function overlayHeatmap(
  * import { camPanels, gradCam, initBackend, loadBookModel, loadImage, tf } from "convscope";
  * await initBackend();
  * const image = await loadImage("notebooks/images/chelsea.png", { targetSize: [150, 150] });
- * const cam = gradCam(await loadBookModel(), tf.div(image, 255), { classNames: ["cat", "dog"] });
+ * const cam = await gradCam(await loadBookModel(), tf.div(image, 255), { classNames: ["cat", "dog"] });
  * await camPanels(image, cam.heatmap, { title: `Grad-CAM: ${cam.className}` }).save("out/panels.png");
  * ```
  */

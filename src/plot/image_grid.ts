@@ -9,6 +9,7 @@ import { imageFigure } from "./axes.ts";
 import type { Figure } from "./figure.ts";
 import { rgbTensorToRaster } from "./matshow.ts";
 import { tileRasters } from "./raster.ts";
+import { onCpuWhenNeeded } from "../backend/read_back.ts";
 
 /**
  * One figure of images `[n, h, w, 3]` (or `[n, h, w, 1]`, drawn grey), `cols`
@@ -28,14 +29,18 @@ export function imageGrid(
   images: tf.Tensor4D,
   options: { cols?: number; gap?: number; title?: string; range?: "0-1" | "0-255" } = {},
 ): Figure {
-  const parts = tf.unstack(images);
-  const rasters = parts.map((image) => {
-    const rgb = image.shape[2] === 1 ? tf.tile(image, [1, 1, 3]) : image;
-    const raster = rgbTensorToRaster(rgb, options.range ?? "0-1");
-    if (rgb !== image) rgb.dispose();
-    return raster;
+  // Splitting reads values synchronously: on webgpu it runs on the cpu backend.
+  const rasters = onCpuWhenNeeded(() => {
+    const parts = tf.unstack(images);
+    const drawn = parts.map((image) => {
+      const rgb = image.shape[2] === 1 ? tf.tile(image, [1, 1, 3]) : image;
+      const raster = rgbTensorToRaster(rgb, options.range ?? "0-1");
+      if (rgb !== image) rgb.dispose();
+      return raster;
+    });
+    tf.dispose(parts);
+    return drawn;
   });
-  tf.dispose(parts);
   const [n] = images.shape;
   const grid = tileRasters(rasters, {
     cols: Math.min(options.cols ?? 8, n),
