@@ -147,3 +147,26 @@ Deno.test("saveModel/loadModel round trip in the tfjs layers format, float16 wit
   [f32, f16].forEach((m) => m.dispose());
   await Deno.remove(dir, { recursive: true });
 });
+
+Deno.test("mixup blends each batch with a shuffled copy of itself, pictures and labels alike", async () => {
+  const { mixBatch } = await import("../src/train/fit.ts");
+  const { SeededRandom } = await import("../mod.ts");
+  const x = tf.tensor4d([0, 10, 20, 30], [4, 1, 1, 1]);
+  const y = tf.tensor2d([[0], [1], [0], [1]]);
+  const before = tf.memory().numTensors;
+  const mixed = mixBatch({ x, y }, 0.2, new SeededRandom(3));
+  // The inputs are disposed, the two outputs made.
+  assertEquals(tf.memory().numTensors, before - 2 + 2);
+  const [xs, ys] = [await mixed.x.data(), await mixed.y.data()];
+  // One λ for the batch: every mixed picture is λ·x_i + (1 − λ)·x_j, and its label λ·y_i + (1 − λ)·y_j.
+  const lambda = new SeededRandom(3).beta(0.2, 0.2);
+  assert(lambda > 0 && lambda < 1, `λ = ${lambda}`);
+  for (let i = 0; i < 4; i++) {
+    const j = [0, 1, 2, 3].find((k) =>
+      Math.abs(lambda * 10 * i + (1 - lambda) * 10 * k - xs[i]) < 1e-4
+    );
+    assert(j !== undefined, `picture ${i} (${xs[i]}) is no blend with λ = ${lambda}`);
+    assertAlmostEquals(ys[i], lambda * (i % 2) + (1 - lambda) * (j % 2), 1e-6);
+  }
+  tf.dispose([mixed.x, mixed.y]);
+});

@@ -13,6 +13,7 @@ import { ProgressBar } from "../display/progress.ts";
 import type { History } from "../models/history.ts";
 import { quickMode } from "../_quick_mode.ts";
 import { notice } from "../_notice.ts";
+import { SeededRandom } from "../data/random.ts";
 
 export type { History };
 
@@ -32,6 +33,15 @@ export interface FitOptions {
   progress?: boolean;
   /** Called after each epoch. */
   onEpochEnd?: (epoch: number, history: History) => void | Promise<void>;
+  /**
+   * Mixup (Zhang et al. 2018): each batch is trained on as a blend of itself
+   * and a shuffled copy, pictures and labels alike, with one weight λ ~
+   * Beta(α, α) per batch. α = 0.2 is the paper's ImageNet setting. The
+   * training accuracy is then not comparable (the labels are blended);
+   * validation is unaffected. A number, or α per epoch (0-based) like
+   * `learningRate`; 0 is off. Default off.
+   */
+  mixup?: number | ((epoch: number) => number);
   /** Stops after the current batch; the history so far is returned. */
   signal?: AbortSignal;
 }
@@ -68,7 +78,7 @@ export async function evaluate(
   let loss = 0, acc = 0, n = 0;
   const lossFn = model.outputs[0].shape[1] === 1 ? tf.losses.sigmoidCrossEntropy : undefined;
   for await (const { x, y } of data.batches()) {
-    const [l, a] = tf.tidy(() => {
+    const [lossTensor, accTensor] = tf.tidy(() => {
       const p = model.predict(x) as tf.Tensor2D;
       const eps = 1e-7;
       const clipped = tf.clipByValue(p, eps, 1 - eps);
@@ -79,8 +89,10 @@ export async function evaluate(
           ),
         )
         : tf.neg(tf.mean(tf.sum(tf.mul(y, tf.log(clipped)), 1)));
-      return [batchLoss.dataSync()[0], accuracyOf(y, p).dataSync()[0]];
+      return [batchLoss, accuracyOf(y, p)];
     });
+    const [l, a] = [(await lossTensor.data())[0], (await accTensor.data())[0]];
+    tf.dispose([lossTensor, accTensor]);
     loss += l * x.shape[0];
     acc += a * x.shape[0];
     n += x.shape[0];
@@ -185,7 +197,10 @@ export async function fit(
       label: `epoch ${epoch + 1}/${options.epochs}`,
     });
     let loss = 0, acc = 0, n = 0;
-    for await (const { x, y } of train.batches()) {
+    const alpha = typeof options.mixup === "function" ? options.mixup(epoch) : options.mixup ?? 0;
+    const mixing = alpha > 0 ? new SeededRandom(epoch * 7919 + 17) : undefined;
+    for await (const batch of train.batches()) {
+      const { x, y } = mixing ? mixBatch(batch, alpha, mixing) : batch;
       const result = await model.trainOnBatch(x, y) as number[] | number;
       const [l, a] = Array.isArray(result) ? result : [result, NaN];
       loss += l * x.shape[0];
@@ -227,4 +242,22 @@ export async function fit(
     await options.onEpochEnd?.(epoch, history);
   }
   return history;
+}
+
+/** One mixup batch: λ·batch + (1 − λ)·shuffled batch, for pictures and labels (disposes the input). */
+export function mixBatch(
+  batch: { x: tf.Tensor; y: tf.Tensor },
+  alpha: number,
+  random: SeededRandom,
+): { x: tf.Tensor; y: tf.Tensor } {
+  const lambda = random.beta(alpha, alpha);
+  const order = random.shuffle([...Array(batch.x.shape[0]).keys()]);
+  const mixed = tf.tidy(() => {
+    const index = tf.tensor1d(order, "int32");
+    const blend = (t: tf.Tensor) =>
+      tf.add(tf.mul(t, lambda), tf.mul(tf.gather(t, index), 1 - lambda));
+    return { x: blend(batch.x), y: blend(batch.y) };
+  });
+  tf.dispose([batch.x, batch.y]);
+  return mixed;
 }
