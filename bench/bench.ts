@@ -51,6 +51,14 @@ async function run(label: string, command: string, args: string[]): Promise<Run>
   return { label, results: JSON.parse(text).results };
 }
 
+// The machine, for the raw output (ratios move with the CPU: AVX-512 or not,
+// how it computes subnormal floats).
+const cpuInfo = await Deno.readTextFile("/proc/cpuinfo").catch(() => "");
+const flags = cpuInfo.match(/^flags\s*:(.*)$/m)?.[1] ?? "";
+console.error(
+  `machine: ${os.cpus()[0]?.model ?? "unknown CPU"}, ${threads} logical cores; ` +
+    `SIMD flags: ${flags.split(" ").filter((f) => /^(avx|fma|sse4)/.test(f)).join(" ") || "?"}`,
+);
 const deno = Deno.execPath();
 const workloads = `${here}workloads.ts`;
 const runs: Run[] = [];

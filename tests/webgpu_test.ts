@@ -69,7 +69,8 @@ async function runMethods(): Promise<Results> {
   const pixels = await filterPatterns(model, "conv2d_2", [0, 5, 9, 17], { steps: 5 });
   out["filter patterns, pixels (0-255)"] = pixels.dataSync() as Int32Array;
   pixels.dispose();
-  const fourier = await filterPatterns(model, "conv2d_3", [1, 2], {
+  // A whole 64-filter batch, as the Lucid grids run it (chunked to one binding on webgpu).
+  const fourier = await filterPatterns(model, "conv2d_3", [...Array(64).keys()], {
     steps: 5,
     parameterization: "fourier",
     inputSize: 64,
