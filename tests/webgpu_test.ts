@@ -106,6 +106,24 @@ async function runMethods(): Promise<Results> {
 }
 
 /**
+ * `compute` on the cpu backend, then on webgpu, where it must leave no
+ * tensors behind; wasm runs again afterwards.
+ */
+async function onCpuThenGpu<T>(compute: () => Promise<T>): Promise<[T, T]> {
+  await initBackend({ backend: "cpu" });
+  const expected = await compute();
+  await initBackend({ backend: "webgpu" });
+  try {
+    const tensors = tf.memory().numTensors;
+    const actual = await compute();
+    assertEquals(tf.memory().numTensors, tensors, "tensors left on webgpu");
+    return [expected, actual];
+  } finally {
+    await initBackend();
+  }
+}
+
+/**
  * Largest |a − b| relative to the largest |a|, the largest absolute
  * difference, and the mean |a − b| relative to the largest |a|.
  */
@@ -302,18 +320,11 @@ Deno.test({
     };
     // Against the plain JS backend: tfjs 4.22's wasm kernel adds the bias of a
     // fused product with transposeB along the wrong axis (errors of 310 here).
-    await initBackend({ backend: "cpu" });
-    const expected = await compute();
-    await initBackend({ backend: "webgpu" });
-    try {
-      const actual = await compute();
-      cases.forEach((c, i) => {
-        const d = difference(expected[i], actual[i]);
-        assert(d.relative <= 1e-5, `[${c}]: webgpu differs from cpu by ${d.relative} (relative)`);
-      });
-    } finally {
-      await initBackend();
-    }
+    const [expected, actual] = await onCpuThenGpu(compute);
+    cases.forEach((c, i) => {
+      const d = difference(expected[i], actual[i]);
+      assert(d.relative <= 1e-5, `[${c}]: webgpu differs from cpu by ${d.relative} (relative)`);
+    });
   },
 });
 
@@ -347,20 +358,11 @@ Deno.test({
       }
       return out;
     };
-    await initBackend({ backend: "cpu" });
-    const expected = await compute();
-    await initBackend({ backend: "webgpu" });
-    try {
-      const tensors = tf.memory().numTensors;
-      const actual = await compute();
-      assertEquals(tf.memory().numTensors, tensors);
-      cases.forEach((c, i) => {
-        const d = difference(expected[i], actual[i]);
-        assert(d.relative <= 1e-4, `[${c}]: webgpu differs from cpu by ${d.relative} (relative)`);
-      });
-    } finally {
-      await initBackend();
-    }
+    const [expected, actual] = await onCpuThenGpu(compute);
+    cases.forEach((c, i) => {
+      const d = difference(expected[i], actual[i]);
+      assert(d.relative <= 1e-4, `[${c}]: webgpu differs from cpu by ${d.relative} (relative)`);
+    });
   },
 });
 

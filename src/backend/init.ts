@@ -105,10 +105,10 @@ export async function initBackend(
   const threadsWanted = asked === "cpu"
     ? 1
     : Math.max(1, Math.floor(options.threads ?? os.cpus().length));
-  const key0 = `${asked}:${threadsWanted}:${options.fastInputGradient ?? true}:${
+  const key = `${asked}:${threadsWanted}:${options.fastInputGradient ?? true}:${
     options.winograd ?? true
   }`;
-  if (current?.key === key0 && tf.getBackend() === current.info.backend) return current.info;
+  if (current?.key === key && tf.getBackend() === current.info.backend) return current.info;
   let gpuNote: { note: string; gpu?: GpuAdapterInfo } | undefined;
   if (asked === "webgpu" || asked === "auto") {
     const found = await requestGpuAdapter();
@@ -117,7 +117,7 @@ export async function initBackend(
     }
     if (found.info && (asked === "webgpu" || !found.info.software)) {
       const info = await startWebGpu(found.info);
-      current = { key: key0, info };
+      current = { key: key, info };
       return info;
     }
     gpuNote = found.info
@@ -128,19 +128,17 @@ export async function initBackend(
       }
       : { note: `auto: ${found.reason}; running on wasm` };
   }
-  const backend = asked === "cpu" ? "cpu" : "wasm";
-  const info = await startCpuOrWasm(backend, options);
+  const info = await startCpuOrWasm(asked === "cpu" ? "cpu" : "wasm", threadsWanted, options);
   current = {
-    key: key0,
+    key: key,
     info: gpuNote
       ? {
         ...info,
-        gpu: gpuNote.gpu,
+        ...(gpuNote.gpu ? { gpu: gpuNote.gpu } : {}),
         note: info.note ? `${gpuNote.note}; ${info.note}` : gpuNote.note,
       }
       : info,
   };
-  if (!gpuNote?.gpu) delete current.info.gpu;
   return current.info;
 }
 
@@ -173,11 +171,9 @@ async function startWebGpu(gpu: GpuAdapterInfo): Promise<BackendInfo> {
 
 async function startCpuOrWasm(
   backend: "wasm" | "cpu",
-  options: { threads?: number; fastInputGradient?: boolean; winograd?: boolean },
+  wanted: number,
+  options: { fastInputGradient?: boolean; winograd?: boolean },
 ): Promise<BackendInfo> {
-  const wanted = backend === "cpu"
-    ? 1
-    : Math.max(1, Math.floor(options.threads ?? os.cpus().length));
   const fast = options.fastInputGradient ?? true;
   silenceCpuBanner();
   setWinogradConvolutions((options.winograd ?? true) && fast);

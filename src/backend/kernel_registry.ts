@@ -1,6 +1,6 @@
 /**
- * Replacing tfjs kernels on the wasm backend, and the small pieces every
- * replacement shares: calling other kernels, freeing intermediates, and
+ * Replacing tfjs kernels (on wasm, and a few on webgpu), and the small
+ * pieces every replacement shares: calling other kernels, freeing intermediates, and
  * reading and writing tensors on the WASM heap.
  *
  * @module
@@ -18,24 +18,27 @@ export interface WasmBackendLike {
 }
 
 /**
- * Registers `kernelFunc` as the wasm kernel `kernelName` unless convscope's
- * is already there; returns the kernel it replaced (for fallbacks), if any.
+ * Registers `kernelFunc` as `backendName`'s kernel `kernelName` unless
+ * convscope's is already there; returns the kernel it replaced (for
+ * fallbacks), if any.
  */
-export function replaceWasmKernel(
+export function replaceKernel(
   kernelName: string,
+  backendName: string,
   kernelFunc: tf.KernelFunc,
 ): tf.KernelConfig | undefined {
-  const current = tf.getKernel(kernelName, "wasm") as Marked | undefined;
-  if (current?.convscope) return stockKernels.get(kernelName);
+  const key = `${backendName}:${kernelName}`;
+  const current = tf.getKernel(kernelName, backendName) as Marked | undefined;
+  if (current?.convscope) return stockKernels.get(key);
   if (current) {
-    tf.unregisterKernel(kernelName, "wasm");
-    stockKernels.set(kernelName, current);
+    tf.unregisterKernel(kernelName, backendName);
+    stockKernels.set(key, current);
   }
-  // The stock kernel binds its WASM function in setupFunc when the backend
+  // The stock kernel binds its backend function in setupFunc when the backend
   // starts; keeping it lets the replacement fall back to that kernel.
   const config: Marked = {
     kernelName,
-    backendName: "wasm",
+    backendName,
     kernelFunc,
     ...(current?.setupFunc ? { setupFunc: current.setupFunc } : {}),
     convscope: true,
@@ -44,7 +47,15 @@ export function replaceWasmKernel(
   return current;
 }
 
-/** tfjs's own kernels that convscope replaced, by name. */
+/** {@linkcode replaceKernel} on the wasm backend. */
+export function replaceWasmKernel(
+  kernelName: string,
+  kernelFunc: tf.KernelFunc,
+): tf.KernelConfig | undefined {
+  return replaceKernel(kernelName, "wasm", kernelFunc);
+}
+
+/** tfjs's own kernels that convscope replaced, by `backend:name`. */
 const stockKernels = new Map<string, tf.KernelConfig>();
 
 /**
@@ -52,23 +63,29 @@ const stockKernels = new Map<string, tf.KernelConfig>();
  * tfjs lacks, such as the filter gradient, stay).
  */
 export function restoreStockWasmKernels(): void {
-  for (const [name, stock] of stockKernels) {
-    const current = tf.getKernel(name, "wasm") as Marked | undefined;
-    if (current?.convscope) tf.unregisterKernel(name, "wasm");
+  for (const [key, stock] of stockKernels) {
+    if (stock.backendName !== "wasm") continue;
+    const current = tf.getKernel(stock.kernelName, "wasm") as Marked | undefined;
+    if (current?.convscope) tf.unregisterKernel(stock.kernelName, "wasm");
     tf.registerKernel(stock);
+    stockKernels.delete(key);
   }
-  stockKernels.clear();
 }
 
-/** Calls a kernel (by default the registered wasm one) directly, without the engine. */
+/** What {@linkcode Scratch} needs of a backend: freeing data. */
+export interface DisposingBackend {
+  disposeData(dataId: unknown, force?: boolean): boolean;
+}
+
+/** Calls a kernel (by default the one registered for `backendName`, wasm) directly, without the engine. */
 export function runWasmKernel(
   name: string,
-  backend: WasmBackendLike,
+  backend: DisposingBackend,
   inputs: Record<string, tf.TensorInfo>,
   attrs: Record<string, unknown>,
   kernel: tf.KernelConfig | undefined = tf.getKernel(name, "wasm"),
 ): tf.TensorInfo {
-  if (kernel == null) throw new Error(`wasm kernel ${name} is not registered`);
+  if (kernel == null) throw new Error(`kernel ${name} is not registered`);
   return kernel.kernelFunc({
     inputs,
     // deno-lint-ignore no-explicit-any
@@ -78,9 +95,9 @@ export function runWasmKernel(
 }
 
 /** Intermediate tensors made inside a kernel, freed together when it returns. */
-export class Scratch {
+export class Scratch<B extends DisposingBackend = WasmBackendLike> {
   #infos: tf.TensorInfo[] = [];
-  constructor(readonly backend: WasmBackendLike) {}
+  constructor(readonly backend: B, readonly backendName = "wasm") {}
   keep(info: tf.TensorInfo): tf.TensorInfo {
     this.#infos.push(info);
     return info;
@@ -91,7 +108,15 @@ export class Scratch {
     attrs: Record<string, unknown>,
     kernel?: tf.KernelConfig,
   ): tf.TensorInfo {
-    return this.keep(runWasmKernel(name, this.backend, inputs, attrs, kernel));
+    return this.keep(
+      runWasmKernel(
+        name,
+        this.backend,
+        inputs,
+        attrs,
+        kernel ?? tf.getKernel(name, this.backendName),
+      ),
+    );
   }
   /** Frees everything but `result` (which may share a data id with a reshape); everything without one. */
   release(result?: tf.TensorInfo): void {
@@ -106,11 +131,12 @@ export class Scratch {
  * Runs a kernel body with a {@linkcode Scratch} that is freed when it ends,
  * also when it throws: an error mid-kernel leaves nothing on the WASM heap.
  */
-export function withScratch(
-  backend: WasmBackendLike,
-  body: (scratch: Scratch) => tf.TensorInfo,
+export function withScratch<B extends DisposingBackend = WasmBackendLike>(
+  backend: B,
+  body: (scratch: Scratch<B>) => tf.TensorInfo,
+  backendName = "wasm",
 ): tf.TensorInfo {
-  const scratch = new Scratch(backend);
+  const scratch = new Scratch(backend, backendName);
   let result: tf.TensorInfo | undefined;
   try {
     result = body(scratch);

@@ -5,6 +5,7 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
+import { storageBindingBytes } from "./webgpu.ts";
 
 /** Bytes the wasm32 heap can grow to. */
 export const WASM_HEAP_LIMIT = 4 * 1024 ** 3;
@@ -75,13 +76,9 @@ export function largestFittingBatch(
   // bigger chunks are no faster per image once a pass is a few images large.
   const budget = Math.min(1.5 * 1024 ** 3, (WASM_HEAP_LIMIT - used) * 0.5);
   let batch = Math.floor(budget / Math.max(1, bytesEach));
-  const device = (tf.backend() as { device?: { limits: { maxStorageBufferBindingSize: number } } })
-    .device;
-  if (device && largestTensorBytesEach > 0) {
-    batch = Math.min(
-      batch,
-      Math.floor(device.limits.maxStorageBufferBindingSize / largestTensorBytesEach),
-    );
+  const binding = storageBindingBytes();
+  if (binding && largestTensorBytesEach > 0) {
+    batch = Math.min(batch, Math.floor(binding / largestTensorBytesEach));
   }
   return Math.max(1, Math.min(wanted, batch));
 }

@@ -39,6 +39,27 @@ export async function readBack<T>(tensors: T): Promise<T> {
 }
 
 /**
+ * The values of scalar tensors (the first value of each), read without a
+ * synchronous stall on any backend; the tensors are disposed.
+ *
+ * @example
+ * ```ts
+ * import { deepStrictEqual as assertEquals } from "node:assert/strict";
+ * import { initBackend, tf } from "convscope";
+ * import { readScalars } from "./read_back.ts";
+ * await initBackend();
+ * assertEquals(await readScalars(tf.scalar(2), tf.max(tf.tensor1d([1, 5]))), [2, 5]);
+ * ```
+ */
+export async function readScalars(...tensors: tf.Tensor[]): Promise<number[]> {
+  try {
+    return await Promise.all(tensors.map(async (t) => (await t.data())[0] as number));
+  } finally {
+    tf.dispose(tensors);
+  }
+}
+
+/**
  * Runs synchronous tensor work for a figure on the `cpu` backend when the
  * running backend cannot read synchronously (webgpu), and returns its
  * result: inputs whose values were brought back move to the CPU, and what

@@ -84,7 +84,24 @@ export async function requestGpuAdapter(
   }
 }
 
-/** Tensors up to this size keep their values on the CPU after upload (see `keepSmallValues`). */
+/**
+ * The largest buffer one shader may bind on the running webgpu backend (or
+ * the one given), in bytes; `undefined` on other backends.
+ *
+ * @example
+ * ```ts
+ * import { initBackend } from "convscope";
+ * import { storageBindingBytes } from "./webgpu.ts";
+ * await initBackend();
+ * console.log(storageBindingBytes()); // undefined on wasm
+ * ```
+ */
+export function storageBindingBytes(backend: object = tf.backend()): number | undefined {
+  return (backend as { device?: { limits: { maxStorageBufferBindingSize: number } } }).device
+    ?.limits.maxStorageBufferBindingSize;
+}
+
+/** Tensors up to this many elements keep their values on the CPU after upload (`adaptWebGpuBackend`). */
 const KEEP_ON_CPU_ELEMENTS = 4 * 1024 * 1024;
 
 interface WebGpuTensorData {
@@ -98,7 +115,6 @@ interface WebGpuBackend {
   readSync(dataId: object): unknown;
   uploadToGPU(dataId: object): void;
   shouldExecuteOnCPU(inputs: tf.TensorInfo[], sizeThreshold?: number): boolean;
-  device: { limits: { maxStorageBufferBindingSize: number } };
 }
 
 const patched = new WeakSet<object>();
@@ -142,11 +158,12 @@ export function adaptWebGpuBackend(backend: object): void {
   gpu.uploadToGPU = (dataId) => {
     const data = gpu.tensorMap.get(dataId);
     const values = data.values;
-    const bytes = 4 * tf.util.sizeFromShape(data.shape);
-    const limit = gpu.device.limits.maxStorageBufferBindingSize;
+    const size = tf.util.sizeFromShape(data.shape);
+    const bytes = 4 * size;
+    const limit = storageBindingBytes(gpu)!;
     if (values != null && bytes > limit) {
       // Bound whole, it would read as zeros. Matrix products split it
-      // (webgpu_large_matmul.ts) from these values, which stay on the CPU.
+      // (webgpu_matmul.ts) from these values, which stay on the CPU.
       throw new Error(
         `convscope: a [${data.shape}] tensor (${(bytes / 2 ** 20).toFixed(0)} MiB) is larger ` +
           `than one WebGPU storage binding on this adapter (${limit / 2 ** 20} MiB); only ` +
@@ -154,7 +171,7 @@ export function adaptWebGpuBackend(backend: object): void {
       );
     }
     stockUpload(dataId);
-    if (values != null && tf.util.sizeFromShape(data.shape) <= KEEP_ON_CPU_ELEMENTS) {
+    if (values != null && size <= KEEP_ON_CPU_ELEMENTS) {
       data.values = values;
     }
   };

@@ -12,8 +12,7 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
-
-type Marked = tf.KernelConfig & { convscope?: true };
+import { type DisposingBackend, replaceKernel, withScratch } from "./kernel_registry.ts";
 
 /** Output positions one call of the stock kernel may loop over. */
 export const FILTER_GRADIENT_POSITIONS = 32_768;
@@ -28,17 +27,9 @@ interface Attrs {
 
 /** Registers the sliced filter gradient on webgpu (idempotent). */
 export function registerWebGpuFilterGradient(): void {
-  const stock = tf.getKernel("Conv2DBackpropFilter", "webgpu") as Marked | undefined;
-  if (!stock || stock.convscope) return;
-  tf.unregisterKernel("Conv2DBackpropFilter", "webgpu");
-  const config: Marked = {
-    kernelName: "Conv2DBackpropFilter",
-    backendName: "webgpu",
-    kernelFunc: (args) => slicedFilterGradient(args, stock),
-    convscope: true,
-  };
-  if (stock.setupFunc) config.setupFunc = stock.setupFunc;
-  tf.registerKernel(config);
+  const stock = tf.getKernel("Conv2DBackpropFilter", "webgpu");
+  if (!stock || (stock as { convscope?: true }).convscope) return;
+  replaceKernel("Conv2DBackpropFilter", "webgpu", (args) => slicedFilterGradient(args, stock));
 }
 
 function slicedFilterGradient(
@@ -47,7 +38,6 @@ function slicedFilterGradient(
 ): tf.TensorInfo {
   const { x, dy } = args.inputs as { x: tf.TensorInfo; dy: tf.TensorInfo };
   const attrs = args.attrs as unknown as Attrs;
-  const backend = args.backend as unknown as { disposeData(dataId: object): boolean };
   if (attrs.dataFormat === "NCHW") return stock.kernelFunc(args) as tf.TensorInfo;
   const info = tf.backend_util.computeConv2DInfo(
     x.shape as [number, number, number, number],
@@ -61,23 +51,16 @@ function slicedFilterGradient(
   if (batchSize * outHeight * outWidth <= FILTER_GRADIENT_POSITIONS) {
     return stock.kernelFunc(args) as tf.TensorInfo;
   }
-  const run = (name: string, inputs: Record<string, tf.TensorInfo>, kernelAttrs: object) =>
-    tf.getKernel(name, "webgpu")!.kernelFunc({
-      inputs: inputs as tf.NamedTensorInfoMap,
-      backend: args.backend,
-      attrs: kernelAttrs as tf.NamedAttrMap,
-    }) as tf.TensorInfo;
-  const temporaries: tf.TensorInfo[] = [];
-  try {
+  const backend = args.backend as unknown as DisposingBackend;
+  return withScratch(backend, (scratch) => {
     // Pad explicitly, so that every slice is a "valid" convolution.
     const { top, bottom, left, right } = info.padInfo;
     const padded = top + bottom + left + right > 0
-      ? run("PadV2", { x }, {
+      ? scratch.run("PadV2", { x }, {
         paddings: [[0, 0], [top, bottom], [left, right], [0, 0]],
         constantValue: 0,
       })
       : x;
-    if (padded !== x) temporaries.push(padded);
     const [sh, sw] = [info.strideHeight, info.strideWidth];
     const [fh] = attrs.filterShape;
     const imagesPerCall = Math.max(
@@ -92,29 +75,23 @@ function slicedFilterGradient(
       const nb = Math.min(imagesPerCall, batchSize - b);
       for (let r = 0; r < outHeight; r += rowsPerCall) {
         const nr = Math.min(rowsPerCall, outHeight - r);
-        const inRows = (nr - 1) * sh + fh;
-        const xPart = run("Slice", { x: padded }, {
+        const xPart = scratch.run("Slice", { x: padded }, {
           begin: [b, r * sh, 0, 0],
-          size: [nb, inRows, padded.shape[2], padded.shape[3]],
+          size: [nb, (nr - 1) * sh + fh, padded.shape[2], padded.shape[3]],
         });
-        const dyPart = run("Slice", { x: dy }, { begin: [b, r, 0, 0], size: [nb, nr, -1, -1] });
-        temporaries.push(xPart, dyPart);
-        const part = stock.kernelFunc({
-          inputs: { x: xPart, dy: dyPart } as unknown as tf.NamedTensorInfoMap,
-          backend: args.backend,
-          attrs: { ...attrs, strides: [sh, sw], pad: "valid" } as unknown as tf.NamedAttrMap,
-        }) as tf.TensorInfo;
-        if (!sum) {
-          sum = part;
-        } else {
-          const next = run("Add", { a: sum, b: part }, {});
-          temporaries.push(sum, part);
-          sum = next;
-        }
+        const dyPart = scratch.run("Slice", { x: dy }, {
+          begin: [b, r, 0, 0],
+          size: [nb, nr, -1, -1],
+        });
+        const part = scratch.run(
+          "Conv2DBackpropFilter",
+          { x: xPart, dy: dyPart },
+          { ...attrs, strides: [sh, sw], pad: "valid" },
+          stock,
+        );
+        sum = sum ? scratch.run("Add", { a: sum, b: part }, {}) : part;
       }
     }
     return sum!;
-  } finally {
-    for (const t of temporaries) backend.disposeData(t.dataId);
-  }
+  }, "webgpu");
 }

@@ -15,17 +15,16 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
+import { replaceKernel, withScratch } from "./kernel_registry.ts";
+import { storageBindingBytes } from "./webgpu.ts";
 
 /** The parts of tfjs's webgpu backend this uses. */
 export interface WebGpuBackendLike {
-  device: { limits: { maxStorageBufferBindingSize: number } };
   thresholdToIncreaseWorkgroups: number;
   tensorMap: { get(dataId: object): { values: ArrayLike<number> | null } };
   makeTensorInfo(shape: number[], dtype: tf.DataType, values?: Float32Array): tf.TensorInfo;
-  disposeData(dataId: object, force?: boolean): boolean;
+  disposeData(dataId: unknown, force?: boolean): boolean;
 }
-
-type Marked = tf.KernelConfig & { convscope?: true };
 
 const bytesOf = (t: tf.TensorInfo) => 4 * t.shape.reduce((a, d) => a * d, 1);
 const product = (dims: number[]) => dims.reduce((a, d) => a * d, 1);
@@ -71,116 +70,98 @@ function withoutSplitK(stock: tf.KernelConfig): tf.KernelConfig {
 /** Registers the corrected matrix-product kernels on webgpu (idempotent). */
 export function registerWebGpuMatMul(): void {
   for (const name of ["BatchMatMul", "_FusedMatMul"]) {
-    const stock = tf.getKernel(name, "webgpu") as Marked | undefined;
-    if (!stock || stock.convscope) continue;
-    tf.unregisterKernel(name, "webgpu");
-    const config: Marked = {
-      kernelName: name,
-      backendName: "webgpu",
-      kernelFunc: (args) => {
-        const backend = args.backend as unknown as WebGpuBackendLike;
-        const limit = backend.device.limits.maxStorageBufferBindingSize;
-        const attrs = args.attrs as { transposeA: boolean; transposeB: boolean };
-        const safe: tf.KernelConfig = {
-          ...stock,
-          kernelFunc: (call) => {
-            const { a, b } = call.inputs as { a: tf.TensorInfo; b: tf.TensorInfo };
-            return attrs.transposeB && wouldSplitK(a, b, attrs.transposeA, backend)
-              ? withoutSplitK(stock).kernelFunc(call)
-              : stock.kernelFunc(call);
-          },
-        };
-        const { b } = args.inputs as { b: tf.TensorInfo };
-        return bytesOf(b) > limit
-          ? splitProduct(args, safe, backend, limit)
-          : safe.kernelFunc(args);
-      },
-      convscope: true,
+    const stock = tf.getKernel(name, "webgpu");
+    if (!stock || (stock as { convscope?: true }).convscope) continue;
+    // One kernel for every product: the stock one, without split-K where that is wrong.
+    const product: tf.KernelFunc = (call) => {
+      const { a, b } = call.inputs as { a: tf.TensorInfo; b: tf.TensorInfo };
+      const attrs = call.attrs as { transposeA: boolean; transposeB: boolean };
+      const backend = call.backend as unknown as WebGpuBackendLike;
+      return attrs.transposeB && wouldSplitK(a, b, attrs.transposeA, backend)
+        ? withoutSplitK(stock).kernelFunc(call)
+        : stock.kernelFunc(call);
     };
-    if (stock.setupFunc) config.setupFunc = stock.setupFunc;
-    tf.registerKernel(config);
+    replaceKernel(name, "webgpu", (args) => {
+      const backend = args.backend as unknown as WebGpuBackendLike;
+      const limit = storageBindingBytes(backend)!;
+      const { b } = args.inputs as { b: tf.TensorInfo };
+      return bytesOf(b) > limit ? splitProduct(args, product, backend, limit) : product(args);
+    });
   }
 }
 
 /**
  * a·b (or a·bᵀ) with b too large to bind: b's values, kept on the CPU (see
  * `adaptWebGpuBackend`), are cut into blocks along the output axis, each
- * block multiplied by the stock kernel, the results concatenated; a fused
- * bias and activation are applied to each block's slice.
+ * block multiplied, the results concatenated; a fused bias and activation
+ * are applied to each block's slice.
  */
 function splitProduct(
   args: Parameters<tf.KernelFunc>[0],
-  stock: tf.KernelConfig,
+  product: tf.KernelFunc,
   backend: WebGpuBackendLike,
   limit: number,
 ): tf.TensorInfo {
   const { a, b, bias, preluActivationWeights } = args.inputs as Record<string, tf.TensorInfo>;
   const attrs = args.attrs as { transposeA: boolean; transposeB: boolean };
-  const values = backend.tensorMap.get(b.dataId).values;
+  const stored = backend.tensorMap.get(b.dataId).values;
   const batchOne = b.shape.length === 2 || (b.shape.length === 3 && b.shape[0] === 1);
-  if (!values || !batchOne || bytesOf(a) > limit || preluActivationWeights) {
+  if (!stored || !batchOne || bytesOf(a) > limit || preluActivationWeights) {
     throw new Error(
       `convscope: a [${a.shape}]·[${b.shape}] matrix product does not fit one WebGPU storage ` +
         `binding (${limit / 2 ** 20} MiB on this adapter) and cannot be split here; ` +
         "use the wasm backend for it",
     );
   }
+  const values = stored instanceof Float32Array ? stored : Float32Array.from(stored);
   const [rows, cols] = b.shape.slice(-2);
   // The output axis of b: its columns, or its rows when it is used transposed.
   const outputs = attrs.transposeB ? rows : cols;
   const inner = attrs.transposeB ? cols : rows;
   const perBlock = Math.max(1, Math.floor(limit / (4 * inner)));
-  const biasValues = bias ? backend.tensorMap.get(bias.dataId).values : null;
-  const splitBias = bias != null && bias.shape.length === 1 && bias.shape[0] === outputs;
-  if (bias && (!splitBias || !biasValues)) {
+  const biasStored = bias ? backend.tensorMap.get(bias.dataId).values : null;
+  if (bias && !(bias.shape.length === 1 && bias.shape[0] === outputs && biasStored)) {
     throw new Error(
       `convscope: a split WebGPU matrix product cannot apply a [${bias.shape}] bias; ` +
         "use the wasm backend for it",
     );
   }
-  const pieces: tf.TensorInfo[] = [];
-  const made: tf.TensorInfo[] = [];
-  try {
+  const biasValues = biasStored == null
+    ? undefined
+    : biasStored instanceof Float32Array
+    ? biasStored
+    : Float32Array.from(biasStored);
+  return withScratch(backend, (scratch) => {
+    const pieces: tf.TensorInfo[] = [];
     for (let start = 0; start < outputs; start += perBlock) {
       const n = Math.min(perBlock, outputs - start);
-      const block = new Float32Array(inner * n);
+      let block: Float32Array;
       if (attrs.transposeB) {
-        // Rows start … start + n of a row-major [rows, cols] matrix: one copy.
-        block.set(
-          Array.prototype.slice.call(values, start * cols, (start + n) * cols) as number[],
-        );
+        // Rows start … start + n of a row-major [rows, cols] matrix.
+        block = values.slice(start * cols, (start + n) * cols);
       } else {
+        block = new Float32Array(inner * n);
         for (let k = 0; k < rows; k++) {
-          for (let j = 0; j < n; j++) block[k * n + j] = values[k * cols + start + j];
+          block.set(values.subarray(k * cols + start, k * cols + start + n), k * n);
         }
       }
       const blockShape = attrs.transposeB ? [n, inner] : [inner, n];
       if (b.shape.length === 3) blockShape.unshift(1);
-      const blockInfo = backend.makeTensorInfo(blockShape, "float32", block);
-      made.push(blockInfo);
-      const inputs: Record<string, tf.TensorInfo> = { a, b: blockInfo };
-      if (bias) {
-        const biasInfo = backend.makeTensorInfo(
-          [n],
-          "float32",
-          Float32Array.from(
-            Array.prototype.slice.call(biasValues, start, start + n) as number[],
-          ),
+      const inputs: Record<string, tf.TensorInfo> = {
+        a,
+        b: scratch.keep(backend.makeTensorInfo(blockShape, "float32", block)),
+      };
+      if (biasValues) {
+        inputs.bias = scratch.keep(
+          backend.makeTensorInfo([n], "float32", biasValues.slice(start, start + n)),
         );
-        made.push(biasInfo);
-        inputs.bias = biasInfo;
       }
       pieces.push(
-        stock.kernelFunc({ ...args, inputs } as Parameters<tf.KernelFunc>[0]) as tf.TensorInfo,
+        scratch.keep(product({ ...args, inputs } as Parameters<tf.KernelFunc>[0]) as tf.TensorInfo),
       );
     }
-    const concat = tf.getKernel("Concat", "webgpu")!;
-    return concat.kernelFunc({
-      inputs: pieces as unknown as tf.NamedTensorInfoMap,
-      backend: args.backend,
-      attrs: { axis: pieces[0].shape.length - 1 },
-    }) as tf.TensorInfo;
-  } finally {
-    for (const t of [...made, ...pieces]) backend.disposeData(t.dataId);
-  }
+    return scratch.run("Concat", pieces as unknown as Record<string, tf.TensorInfo>, {
+      axis: pieces[0].shape.length - 1,
+    });
+  }, "webgpu");
 }

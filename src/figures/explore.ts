@@ -279,7 +279,7 @@ export async function explore(
       for (const classIndex of explained) {
         const cam = await gradCam(model, image, { classIndex });
         try {
-          const overlay = onCpuWhenNeeded(() => overlayRaster(pixels, cam.heatmap));
+          const overlay = overlayRaster(pixels, cam.heatmap);
           cams.push({ classIndex, png: rasterPng(overlay), overlay });
         } finally {
           cam.heatmap.dispose();

@@ -5,7 +5,6 @@
  */
 import type * as tf from "@tensorflow/tfjs";
 import { getActivations } from "../methods/activations.ts";
-import { onCpuWhenNeeded } from "../backend/read_back.ts";
 import { featureGrid } from "../plot/feature_grid.ts";
 import type { Figure } from "../plot/figure.ts";
 import type { FigureOptions } from "../plot/figure_options.ts";
@@ -37,15 +36,14 @@ export async function showActivations(
 ): Promise<Figure[]> {
   const activations = await getActivations(model, image, options.layers);
   try {
-    return onCpuWhenNeeded(() =>
-      activations.map(({ name, activation }) =>
-        featureGrid(activation, {
-          ...options,
-          title: options.titles
-            ? options.titles(name, activation.shape)
-            : `${name}  (${activation.shape.slice(1).join("×")})`,
-        })
-      )
+    // getActivations read the values back: the grids draw them on any backend.
+    return activations.map(({ name, activation }) =>
+      featureGrid(activation, {
+        ...options,
+        title: options.titles
+          ? options.titles(name, activation.shape)
+          : `${name}  (${activation.shape.slice(1).join("×")})`,
+      })
     );
   } finally {
     for (const a of activations) a.activation.dispose();

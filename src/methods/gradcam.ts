@@ -6,7 +6,7 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
-import { readBack } from "../backend/read_back.ts";
+import { readBack, readScalars } from "../backend/read_back.ts";
 import { classScore } from "./scores.ts";
 import { layerOutputShape, resolveLayer } from "../models/layers.ts";
 import { asBatch } from "./activations.ts";
@@ -93,9 +93,7 @@ export async function gradCam(
       conv.dispose();
       return map.squeeze([0]) as tf.Tensor2D;
     });
-    const peakTensor = tf.max(cam);
-    const peak = (await peakTensor.data())[0];
-    peakTensor.dispose();
+    const [peak] = await readScalars(tf.max(cam));
     const empty = !(peak > 0) || !Number.isFinite(peak);
     const heatmap = tf.tidy(() => empty ? tf.zerosLike(cam) : tf.div(cam, peak)) as tf.Tensor2D;
     cam.dispose();

@@ -5,7 +5,7 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
-import { readBack } from "../backend/read_back.ts";
+import { readBack, readScalars } from "../backend/read_back.ts";
 import { classScore } from "./scores.ts";
 import { asBatch } from "./activations.ts";
 import { outputActivation, withLinearOutput } from "../models/nested.ts";
@@ -44,13 +44,9 @@ export async function saliency(
     const output = model.predict(batch) as tf.Tensor;
     const prediction = await output.data();
     output.dispose();
-    let range: [number, number] = [0, 0];
-    if ((options.smoothSamples ?? 0) > 0) {
-      const bounds = tf.tidy(() => tf.stack([tf.min(batch), tf.max(batch)]));
-      const [lo, hi] = await bounds.data();
-      bounds.dispose();
-      range = [lo, hi];
-    }
+    const range = (options.smoothSamples ?? 0) > 0
+      ? await readScalars(tf.min(batch), tf.max(batch))
+      : [0, 0];
     const map = tf.tidy(() => {
       const chosen = classScore(prediction, options.classIndex);
       const score = (x: tf.Tensor) =>
@@ -81,9 +77,7 @@ export async function saliency(
       }
       return tf.max(grads, -1).squeeze([0]) as tf.Tensor2D;
     });
-    const peakTensor = tf.max(map);
-    const peak = (await peakTensor.data())[0];
-    peakTensor.dispose();
+    const [peak] = await readScalars(tf.max(map));
     const normalized = tf.tidy(() =>
       peak > 0 ? tf.div(map, peak) : tf.zerosLike(map)
     ) as tf.Tensor2D;

@@ -14,6 +14,7 @@ import type { History } from "../models/history.ts";
 import { quickMode } from "../_quick_mode.ts";
 import { notice } from "../_notice.ts";
 import { SeededRandom } from "../data/random.ts";
+import { readScalars } from "../backend/read_back.ts";
 
 export type { History };
 
@@ -91,8 +92,7 @@ export async function evaluate(
         : tf.neg(tf.mean(tf.sum(tf.mul(y, tf.log(clipped)), 1)));
       return [batchLoss, accuracyOf(y, p)];
     });
-    const [l, a] = [(await lossTensor.data())[0], (await accTensor.data())[0]];
-    tf.dispose([lossTensor, accTensor]);
+    const [l, a] = await readScalars(lossTensor, accTensor);
     loss += l * x.shape[0];
     acc += a * x.shape[0];
     n += x.shape[0];
