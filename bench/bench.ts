@@ -223,5 +223,5 @@ console.log(line(header));
 console.log("|" + widths.map((w) => "-".repeat(w + 2)).join("|") + "|");
 for (const r of rows) console.log(line(r));
 console.log(
-  "\nms: median wall time. GF/s: convolution FLOPs (multiply-adds × 2) per second; ascent steps count forward + input gradient, training forward + both gradients (×3). With Winograd's F(2×2, 3×3) (every wasm column but \"direct conv\") the same count is divided by the time, so GF/s is the direct-convolution equivalent: the kernel's own efficiency against the SIMD ceiling is the direct column's.",
+  "\nms: median wall time. GF/s: convolution FLOPs (multiply-adds × 2) per second; ascent steps count forward + input gradient, training forward + both gradients (×3). With Winograd's F(4×4, 3×3) or F(2×2, 3×3) (every wasm column but \"direct conv\") the same count is divided by the time, so GF/s is the direct-convolution equivalent (F(4×4) does up to 4× fewer multiply-adds than it counts; filter-pattern ascents also compute only the maximised filters of the target layer, see the README): the kernel's own efficiency against the SIMD ceiling is the direct column's.",
 );

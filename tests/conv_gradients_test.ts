@@ -150,6 +150,9 @@ Deno.test("max-pool gradient on wasm matches the cpu backend, ties and padding i
   ][] = [
     [[2, 8, 8, 3], 2, 2, "valid"],
     [[2, 9, 7, 3], 2, 2, "valid"],
+    // SIMD vectors of 4 channels and a tail; VGG16's first pooling at 150².
+    [[2, 9, 8, 6], 2, 2, "valid"],
+    [[1, 150, 150, 64], 2, 2, "valid"],
     [[1, 9, 7, 5], 3, 2, "same"],
     [[1, 6, 6, 2], [2, 3], [1, 2], "valid"],
     [[3, 5, 5, 4], 2, 1, "same"],

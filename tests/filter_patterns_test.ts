@@ -247,3 +247,36 @@ Deno.test("the 2nd edition's deprocess: (x − mean) / std · 64 + 128 over the 
   tf.dispose([raw, shown]);
   model.dispose();
 });
+
+Deno.test("a convolution narrowed to the filters an ascent reads gives those filters' values and input gradients", async () => {
+  const { canNarrowFilters, withFilterSubset } = await import("../src/models/nested.ts");
+  const model = vgg16({ includeTop: false, inputShape: [64, 64, 3] });
+  const layer = model.getLayer("block2_conv1");
+  const sub = tf.model({ inputs: model.inputs, outputs: layer.output as tf.SymbolicTensor });
+  assert(canNarrowFilters(layer, 2) && !canNarrowFilters(layer, 128));
+  assert(!canNarrowFilters(model.getLayer("block2_pool"), 1));
+  const x = tf.randomUniform([2, 64, 64, 3], 0, 150, "float32", 7);
+  const filters = [77, 3];
+  const mask = tf.oneHot(tf.tensor1d(filters, "int32"), 128).reshape([2, 1, 1, 128]);
+  const [full, narrow, fullGrad, narrowGrad] = tf.tidy(() => [
+    tf.gather(sub.predict(x) as tf.Tensor, filters, 3),
+    withFilterSubset(layer, filters, () => sub.predict(x) as tf.Tensor),
+    tf.grad((i: tf.Tensor) => tf.sum(tf.mul(sub.apply(i) as tf.Tensor, mask)))(x),
+    tf.grad((i: tf.Tensor) =>
+      withFilterSubset(
+        layer,
+        filters,
+        () => tf.sum(tf.mul(sub.apply(i) as tf.Tensor, tf.eye(2).reshape([2, 1, 1, 2]))),
+      )
+    )(x),
+  ]);
+  const relative = (a: tf.Tensor, b: tf.Tensor) =>
+    tf.tidy(() => tf.max(tf.abs(tf.sub(a, b))).dataSync()[0] / tf.max(tf.abs(b)).dataSync()[0]);
+  assertEquals(narrow.shape, [2, 32, 32, 2]);
+  assert(relative(narrow, full) <= 1e-5, `values ${relative(narrow, full)}`);
+  assert(relative(narrowGrad, fullGrad) <= 1e-5, `gradients ${relative(narrowGrad, fullGrad)}`);
+  // The layer is whole again afterwards.
+  assertEquals(tf.tidy(() => (sub.predict(x) as tf.Tensor).shape), [2, 32, 32, 128]);
+  tf.dispose([x, mask, full, narrow, fullGrad, narrowGrad]);
+  model.dispose();
+});

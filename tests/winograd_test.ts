@@ -3,10 +3,11 @@ import { assert, assertEquals } from "./assert.ts";
 import { initBackend } from "../src/backend/init.ts";
 import {
   tilesPerChunk,
-  useSimdTransforms,
+  useWinogradTile,
   winogradPlan,
   winogradTransforms,
 } from "../src/backend/winograd.ts";
+import { useSimdKernels } from "../src/backend/simd_module.ts";
 import { tensorsWithDerivedData } from "../src/backend/kernel_registry.ts";
 
 await initBackend();
@@ -67,17 +68,58 @@ Deno.test("Winograd convolutions, fused bias+ReLU and input gradients match the 
     await tf.setBackend("cpu");
     const expected = run(c, 10 * i + 1); // seed 0 would mean "unseeded"
     await tf.setBackend("wasm");
-    for (const simd of [true, false]) {
-      useSimdTransforms(simd);
+    // The JS transforms (F(2×2) only), then the SIMD module with each tile size.
+    for (const [simd, tile] of [[false, 2], [true, 2], [true, 4]] as const) {
+      useSimdKernels(simd);
+      useWinogradTile(tile);
       const actual = run(c, 10 * i + 1);
       for (const [j, name] of ["conv2d", "fused conv2d + relu", "input gradient"].entries()) {
         assertEquals(actual[j].length, expected[j].length);
         const error = relativeError(actual[j], expected[j]);
-        assert(error <= 1e-5, `${name} ${JSON.stringify(c)} simd=${simd}: relative error ${error}`);
+        assert(
+          error <= 1e-5,
+          `${name} ${JSON.stringify(c)} simd=${simd} F(${tile}×${tile}): relative error ${error}`,
+        );
       }
     }
-    useSimdTransforms(true);
+    useSimdKernels(true);
+    useWinogradTile(undefined);
   }
+});
+
+Deno.test("F(4×4, 3×3) is chosen where it does fewer multiply-adds, F(2×2) elsewhere", () => {
+  const info = (shape: number[]) => ({ shape, dtype: "float32" as const, dataId: {} });
+  const tile = (size: number, inC: number, outC: number) =>
+    winogradPlan(info([1, size, size, inC]), info([3, 3, inC, outC]), { strides: 1, pad: "same" })
+      ?.tile;
+  assertEquals(tile(150, 64, 64), 4); // VGG16 block1: 38² tiles × 36 vs 75² × 16
+  assertEquals(tile(18, 512, 512), 4); // block4: 900 vs 1,296 products
+  assertEquals(tile(9, 512, 512), 2); // block5: 324 vs 400, too small a saving
+  assertEquals(tile(72, 33, 64), 2); // channels not a multiple of 4
+});
+
+Deno.test("F(4×4, 3×3) in passes of tiles matches the cpu backend", async () => {
+  const shape: [number, number, number, number] = [2, 72, 72, 64];
+  const chunk = tilesPerChunk(64, 64, 2 * 18 * 18, 36);
+  assert(chunk < 2 * 18 * 18 && (2 * 18 * 18) % chunk !== 0, `passes of ${chunk}`);
+  const conv = () =>
+    tf.tidy(() => {
+      const x = tf.randomNormal(shape, 0, 1, "float32", 3) as tf.Tensor4D;
+      const k = tf.randomNormal([3, 3, 64, 64], 0, 0.1, "float32", 4) as tf.Tensor4D;
+      const b = tf.randomNormal([64], 0, 1, "float32", 5) as tf.Tensor1D;
+      return tf.fused.conv2d({ x, filter: k, bias: b, activation: "relu", strides: 1, pad: "same" })
+        .dataSync() as Float32Array;
+    });
+  await tf.setBackend("cpu");
+  const expected = conv();
+  await tf.setBackend("wasm");
+  useWinogradTile(4);
+  const actual = conv();
+  useWinogradTile(undefined);
+  assert(
+    relativeError(actual, expected) <= 1e-5,
+    `relative error ${relativeError(actual, expected)}`,
+  );
 });
 
 Deno.test("large Winograd convolutions run in passes of tiles, with the same results", () => {
@@ -93,10 +135,12 @@ Deno.test("large Winograd convolutions run in passes of tiles, with the same res
       tf.fused.conv2d({ x, filter: k, bias: b, activation: "relu", strides: 1, pad: "same" })
         .dataSync() as Float32Array
     );
-  useSimdTransforms(false); // one pass over all tiles
+  useWinogradTile(2);
+  useSimdKernels(false); // one pass over all tiles
   const whole = conv();
-  useSimdTransforms(true);
+  useSimdKernels(true);
   const inPasses = conv();
+  useWinogradTile(undefined);
   assert(
     relativeError(inPasses, whole) <= 1e-6,
     `relative error ${relativeError(inPasses, whole)}`,
@@ -137,10 +181,70 @@ Deno.test("Winograd: repeated calls leak no tensors or heap buffers; filter tran
   for (let i = 0; i < 50; i++) step();
   assertEquals(tf.memory().numTensors, tensors);
   assertEquals(backend.numDataIds(), dataIds);
-  // The filter and its flipped copy each keep their 16 transformed matrices.
+  // The filter and its flipped copy each keep their 36 transformed matrices
+  // (F(4×4, 3×3) at 20×20).
   assertEquals(tensorsWithDerivedData(), derivedBefore + 2);
   k.dispose();
   assertEquals(tensorsWithDerivedData(), derivedBefore);
-  assertEquals(backend.numDataIds(), dataIds - 1 - 16 - 1 - 16);
+  assertEquals(backend.numDataIds(), dataIds - 1 - 36 - 1 - 36);
   x.dispose();
 });
+
+Deno.test("Winograd's rounding against a float64 direct convolution, on the trained book convnet", async () => {
+  const { loadBookModel } = await import("../src/models/book_model.ts");
+  const { loadImage } = await import("../src/image/load.ts");
+  const { setWinogradConvolutions } = await import("../src/backend/winograd.ts");
+  const model = await loadBookModel();
+  const picture = await loadImage("notebooks/images/chelsea.png", { targetSize: [150, 150] });
+  const image = tf.tidy(() => tf.div(picture, 255).expandDims(0));
+  // conv2d_2…4 at their real sizes (74², 36², 17² inputs), on the real activations.
+  for (const layer of model.layers.filter((l) => l.getClassName() === "Conv2D").slice(1)) {
+    const x = tf.model({ inputs: model.inputs, outputs: layer.input as tf.SymbolicTensor })
+      .predict(image) as tf.Tensor4D;
+    const k = layer.getWeights()[0] as tf.Tensor4D;
+    const reference = directFloat64(x.dataSync() as Float32Array, x.shape, k);
+    let scale = 0;
+    for (const value of reference) scale = Math.max(scale, Math.abs(value));
+    const errors: Record<string, number> = {};
+    for (const tile of [0, 2, 4] as const) {
+      setWinogradConvolutions(tile !== 0);
+      useWinogradTile(tile === 0 ? undefined : tile);
+      const y = tf.tidy(() => tf.conv2d(x, k, 1, "valid").dataSync());
+      let worst = 0;
+      for (let i = 0; i < y.length; i++) worst = Math.max(worst, Math.abs(y[i] - reference[i]));
+      errors[tile === 0 ? "direct" : `F(${tile}×${tile})`] = worst / scale;
+    }
+    setWinogradConvolutions(true);
+    useWinogradTile(undefined);
+    console.log(`${layer.name} ${x.shape}: largest error / largest output`, errors);
+    // Measured: direct (XNNPACK) ≤ 6e-7, F(2×2) ≤ 5e-7, F(4×4) ≤ 2.6e-6.
+    assert(errors["F(2×2)"] <= 2e-6, `${layer.name}: F(2×2) ${errors["F(2×2)"]}`);
+    assert(errors["F(4×4)"] <= 1e-5, `${layer.name}: F(4×4) ${errors["F(4×4)"]}`);
+    tf.dispose(x);
+  }
+  tf.dispose([picture, image]);
+  model.dispose();
+});
+
+/** A valid 3×3 correlation summed in float64 (batch 1, NHWC, HWIO). */
+function directFloat64(x: Float32Array, shape: number[], filter: tf.Tensor4D): Float64Array {
+  const [, h, w, c] = shape;
+  const k = filter.dataSync() as Float32Array;
+  const o = filter.shape[3];
+  const y = new Float64Array((h - 2) * (w - 2) * o);
+  for (let i = 0; i < h - 2; i++) {
+    for (let j = 0; j < w - 2; j++) {
+      for (let out = 0; out < o; out++) {
+        let sum = 0;
+        for (let a = 0; a < 3; a++) {
+          for (let b = 0; b < 3; b++) {
+            const xAt = ((i + a) * w + j + b) * c, kAt = (a * 3 + b) * c * o + out;
+            for (let ch = 0; ch < c; ch++) sum += x[xAt + ch] * k[kAt + ch * o];
+          }
+        }
+        y[(i * (w - 2) + j) * o + out] = sum;
+      }
+    }
+  }
+  return y;
+}

@@ -94,9 +94,11 @@ export async function initBackend(
     fastInputGradient?: boolean;
     /**
      * Run 3×3 stride-1 convolutions with enough channels (and their input
-     * gradients) by Winograd's F(2×2, 3×3) on XNNPACK's matrix product
-     * (default true; needs `fastInputGradient`). Results differ from the direct
-     * convolution by float rounding only. Can be switched at any time.
+     * gradients) by Winograd's F(4×4, 3×3) or F(2×2, 3×3) on XNNPACK's matrix
+     * product (default true; needs `fastInputGradient`). Results differ from
+     * the direct convolution by float rounding only (F(4×4): ≤ 2.6e-6 of the
+     * largest output against float64 on the book convnet, the direct kernel
+     * ≤ 6e-7). Can be switched at any time.
      */
     winograd?: boolean;
   } = {},

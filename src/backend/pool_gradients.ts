@@ -1,19 +1,17 @@
 /**
- * Max-pooling gradient for the tfjs WASM backend, computed in JS directly on
- * the WASM heap. The stock wasm `MaxPoolGrad` takes ~20 ns per input value,
- * about as long as a 64-channel convolution's gradient at the same size; this
- * channel-innermost loop is several times faster and gives the same result as
- * the cpu backend (ties go to the first maximum in scan order).
+ * Max-pooling gradient for the tfjs WASM backend, computed directly on the
+ * WASM heap. The stock wasm `MaxPoolGrad` takes ~20 ns per input value,
+ * about as long as a 64-channel convolution's gradient at the same size. The
+ * 2×2, stride-2 case of every pooling layer in the book's models runs in
+ * convscope's SIMD module (`simd_module.ts`), other cases in a
+ * channel-innermost JS loop; both give the same result as the cpu backend
+ * (ties go to the first maximum in scan order).
  *
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
-import { replaceWasmKernel } from "./kernel_registry.ts";
-
-interface WasmHeapBackend {
-  makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
-  typedArrayFromHeap(info: tf.TensorInfo): Float32Array;
-}
+import { replaceWasmKernel, type WasmBackendLike } from "./kernel_registry.ts";
+import { heapOffset, simdKernels } from "./simd_module.ts";
 
 interface MaxPoolGradAttrs {
   filterSize: number | [number, number];
@@ -27,7 +25,7 @@ export function maxPoolGradOnHeap(
   dy: tf.TensorInfo,
   x: tf.TensorInfo,
   attrs: MaxPoolGradAttrs,
-  backend: WasmHeapBackend,
+  backend: WasmBackendLike,
 ): tf.TensorInfo {
   const info = tf.backend_util.computePool2DInfo(
     x.shape as [number, number, number, number],
@@ -48,7 +46,15 @@ export function maxPoolGradOnHeap(
     filterHeight === 2 && filterWidth === 2 && strideHeight === 2 && strideWidth === 2 &&
     padTop === 0 && padLeft === 0
   ) {
-    routeTwoByTwo(xs, dys, dx, batch, inH, inW, channels, outHeight, outWidth);
+    const simd = simdKernels(backend);
+    if (simd) {
+      // Rows and columns past the last full window get no gradient.
+      if (outHeight * 2 !== inH || outWidth * 2 !== inW) dx.fill(0);
+      const at = (info: tf.TensorInfo) => heapOffset(backend, info);
+      simd.maxPoolGrad2x2(at(x), at(dy), at(out), batch, inH, inW, channels, outHeight, outWidth);
+    } else {
+      routeTwoByTwo(xs, dys, dx, batch, inH, inW, channels, outHeight, outWidth);
+    }
     return out;
   }
   dx.fill(0);
@@ -144,7 +150,7 @@ export function registerWasmPoolGradients(): void {
       dy,
       input,
       attrs as unknown as MaxPoolGradAttrs,
-      backend as unknown as WasmHeapBackend,
+      backend as unknown as WasmBackendLike,
     );
   });
 }

@@ -1,20 +1,24 @@
 /**
  * 3×3, stride-1 convolutions on the tfjs WASM backend by Winograd's minimal
- * filtering F(2×2, 3×3) (Lavin & Gray, 2016).
+ * filtering F(4×4, 3×3) or F(2×2, 3×3) (Lavin & Gray, 2016).
  *
  * XNNPACK's matrix product does a multiply-add about as fast as its direct
  * convolution (~40 GFLOP/s on two cores here), and F(2×2, 3×3) turns a
  * convolution into 16 independent products `V_k · U_k` of `[tiles, Cin] ×
  * [Cin, Cout]` with 2.25× fewer multiply-adds: every 4×4 input tile is transformed (`Bᵀ d B`), the
  * 16 products run on XNNPACK, and each 4×4 result becomes a 2×2 output tile
- * (`Aᵀ m A`) with the bias and ReLU applied on the way out. The filter's
+ * (`Aᵀ m A`) with the bias and ReLU applied on the way out. F(4×4, 3×3)
+ * does the same with 6×6 input tiles, 36 products and 4×4 output tiles: 4×
+ * fewer multiply-adds than a direct convolution, 1.78× fewer than F(2×2)
+ * where the image is large, less where the last tiles stick out (a 9×9 map
+ * takes nine 4×4 tiles), so the plan takes whichever does fewer. The filter's
  * transform `G g Gᵀ` is computed once per filter buffer and kept with it, so
  * XNNPACK packs the 16 matrices once too. Every VGG16 convolution, the seed
  * convnet's deeper ones, and all their input gradients are this shape.
  *
- * The tile transforms run in a small WASM SIMD module (`wasm/`, built from C)
- * that imports tfjs's own memory, so it reads and writes tensors in place;
- * where it cannot load (no SIMD), the same transforms run in JS.
+ * The tile transforms run in convscope's WASM SIMD module (`simd_module.ts`)
+ * on tfjs's own memory; where it cannot load (no SIMD), F(2×2, 3×3)'s
+ * transforms run in JS.
  *
  * @module
  */
@@ -25,12 +29,14 @@ import {
   runWasmKernel,
   type WasmBackendLike,
 } from "./kernel_registry.ts";
-import { PLAIN_MEMORY_MODULE, SHARED_MEMORY_MODULE } from "./wasm/winograd_transforms.ts";
+import { heapOffset, type SimdKernels, simdKernels } from "./simd_module.ts";
 
 type TensorInfo = tf.TensorInfo;
 
-/** Geometry of one convolution as F(2×2, 3×3) tiles. */
+/** Geometry of one convolution as F(m×m, 3×3) tiles. */
 export interface WinogradPlan {
+  /** Output tile side m: 2 for F(2×2, 3×3), 4 for F(4×4, 3×3). */
+  tile: 2 | 4;
   batch: number;
   inH: number;
   inW: number;
@@ -45,6 +51,7 @@ export interface WinogradPlan {
 }
 
 let enabled = true;
+let forcedTile: 2 | 4 | undefined;
 
 /**
  * Turns the Winograd path on or off (it is on after `initBackend()`); off,
@@ -53,6 +60,21 @@ let enabled = true;
 export function setWinogradConvolutions(on: boolean): void {
   enabled = on;
 }
+
+/**
+ * Forces one tile size (2: F(2×2, 3×3), 4: F(4×4, 3×3)) or, undefined, lets
+ * each plan choose (the default). For comparisons and tests.
+ */
+export function useWinogradTile(tile: 2 | 4 | undefined): void {
+  forcedTile = tile;
+}
+
+/**
+ * F(4×4, 3×3) is taken when its products do at most this share of
+ * F(2×2, 3×3)'s multiply-adds: its 36 products per tile are smaller matrices
+ * and its transforms cost more per tile, so a small saving does not pay.
+ */
+const F4_MAX_SHARE_OF_F2 = 0.75;
 
 /**
  * The transforms touch 16 values per tile on each side (Cin + Cout) and the
@@ -97,7 +119,16 @@ export function winogradPlan(
   );
   const { outHeight: outH, outWidth: outW } = info;
   if (outH < 1 || outW < 1) return undefined;
+  // The F(4×4) transforms work on whole SIMD vectors of 4 channels.
+  const f4Fits = inC % 4 === 0 && outC % 4 === 0;
+  const products = (m: number) => Math.ceil(outH / m) * Math.ceil(outW / m) * (m + 2) ** 2;
+  const tile: 2 | 4 = forcedTile
+    ? (forcedTile === 4 && f4Fits ? 4 : 2)
+    : f4Fits && products(4) <= F4_MAX_SHARE_OF_F2 * products(2)
+    ? 4
+    : 2;
   return {
+    tile,
     batch: x.shape[0],
     inH: x.shape[1],
     inW: x.shape[2],
@@ -107,9 +138,60 @@ export function winogradPlan(
     outC,
     padTop: info.padInfo.top,
     padLeft: info.padInfo.left,
-    tilesH: Math.ceil(outH / 2),
-    tilesW: Math.ceil(outW / 2),
+    tilesH: Math.ceil(outH / tile),
+    tilesW: Math.ceil(outW / tile),
   };
+}
+
+/** The same convolution as F(2×2, 3×3) tiles. */
+function asF2(plan: WinogradPlan): WinogradPlan {
+  return {
+    ...plan,
+    tile: 2,
+    tilesH: Math.ceil(plan.outH / 2),
+    tilesW: Math.ceil(plan.outW / 2),
+  };
+}
+
+/**
+ * `U_k = (G g Gᵀ)_k` for the 36 positions k of a 6×6 tile (F(4×4, 3×3)), as
+ * 36 `[1, Cin, Cout]` matrices, from an HWIO 3×3 filter. Computed in float64.
+ */
+export function transformFilter4(filter: TensorInfo, backend: WasmBackendLike): TensorInfo[] {
+  const [, , inC, outC] = filter.shape;
+  const g = backend.typedArrayFromHeap(filter);
+  const out = Array.from({ length: 36 }, () => backend.makeOutput([1, inC, outC], "float32"));
+  const u = out.map((info) => backend.typedArrayFromHeap(info));
+  const plane = inC * outC;
+  // G (6×3), rows for the points 0, 1, -1, 2, -2, ∞.
+  const G = [
+    [1 / 4, 0, 0],
+    [-1 / 6, -1 / 6, -1 / 6],
+    [-1 / 6, 1 / 6, -1 / 6],
+    [1 / 24, 1 / 12, 1 / 6],
+    [1 / 24, -1 / 12, 1 / 6],
+    [0, 0, 1],
+  ];
+  const gg = new Float64Array(9), rows = new Float64Array(18);
+  for (let i = 0; i < plane; i++) {
+    for (let k = 0; k < 9; k++) gg[k] = g[k * plane + i];
+    // G g: 6×3.
+    for (let a = 0; a < 6; a++) {
+      const [c0, c1, c2] = G[a];
+      for (let col = 0; col < 3; col++) {
+        rows[3 * a + col] = c0 * gg[col] + c1 * gg[3 + col] + c2 * gg[6 + col];
+      }
+    }
+    // (G g) Gᵀ: 6×6.
+    for (let a = 0; a < 6; a++) {
+      const r0 = rows[3 * a], r1 = rows[3 * a + 1], r2 = rows[3 * a + 2];
+      for (let b = 0; b < 6; b++) {
+        const [c0, c1, c2] = G[b];
+        u[6 * a + b][i] = c0 * r0 + c1 * r1 + c2 * r2;
+      }
+    }
+  }
+  return out;
 }
 
 /**
@@ -255,53 +337,9 @@ export function transformOutput(
   return out;
 }
 
-interface SimdTransforms {
-  input(...args: number[]): void;
-  output(...args: number[]): void;
-}
-
-interface EmscriptenBackend extends WasmBackendLike {
-  wasm: { wasmMemory?: WebAssembly.Memory; asm?: { memory?: WebAssembly.Memory } };
-  dataIdMap: { get(dataId: unknown): { memoryOffset: number } | undefined };
-}
-
-const simdModules = new WeakMap<object, SimdTransforms | null>();
-let preferSimd = true;
-
-/** Chooses the SIMD module (default) or the JS transforms, for tests and comparisons. */
-export function useSimdTransforms(on: boolean): void {
-  preferSimd = on;
-}
-
 /** Which transforms the Winograd path runs on `backend`: `"simd"` or `"js"`. */
 export function winogradTransforms(backend: object): "simd" | "js" {
-  return simdTransforms(backend as EmscriptenBackend) ? "simd" : "js";
-}
-
-/** The SIMD transforms bound to `backend`'s memory, or null where they cannot load. */
-function simdTransforms(backend: EmscriptenBackend): SimdTransforms | null {
-  if (!preferSimd) return null;
-  let found = simdModules.get(backend);
-  if (found !== undefined) return found;
-  found = null;
-  const memory = backend.wasm?.wasmMemory ?? backend.wasm?.asm?.memory;
-  if (memory instanceof WebAssembly.Memory) {
-    const shared = typeof SharedArrayBuffer !== "undefined" &&
-      memory.buffer instanceof SharedArrayBuffer;
-    const base64 = shared ? SHARED_MEMORY_MODULE : PLAIN_MEMORY_MODULE;
-    try {
-      const bytes = Uint8Array.from(atob(base64), (ch) => ch.charCodeAt(0));
-      const instance = new WebAssembly.Instance(new WebAssembly.Module(bytes), {
-        env: { memory },
-      });
-      const exports = instance.exports as Record<string, (...args: number[]) => void>;
-      found = { input: exports.winograd_input, output: exports.winograd_output };
-    } catch {
-      found = null; // No WASM SIMD here: the JS transforms do the same work.
-    }
-  }
-  simdModules.set(backend, found);
-  return found;
+  return simdKernels(backend as WasmBackendLike) ? "simd" : "js";
 }
 
 /** A float32 tensor of zeros with at least `size` values, kept for the padding and missing bias. */
@@ -315,7 +353,7 @@ function zeros(backend: WasmBackendLike, size: number): TensorInfo {
   return info;
 }
 
-/** `relu?(x ⊛ filter + bias)` by F(2×2, 3×3) for a plan from {@linkcode winogradPlan}. */
+/** `relu?(x ⊛ filter + bias)` by Winograd for a plan from {@linkcode winogradPlan}. */
 export function conv2DWinograd(
   x: TensorInfo,
   filter: TensorInfo,
@@ -324,6 +362,12 @@ export function conv2DWinograd(
   plan: WinogradPlan,
   backend: WasmBackendLike,
 ): TensorInfo {
+  const simd = simdKernels(backend);
+  if (plan.tile === 4) {
+    // The JS transforms are F(2×2) only.
+    if (simd) return conv2DWinograd4(x, filter, bias, relu, plan, backend, simd);
+    plan = asF2(plan);
+  }
   const u = derivedFrom(backend, filter, "winograd", () => transformFilter(filter, backend));
   const products = (v: TensorInfo[]) =>
     v.map((vk, k) =>
@@ -334,7 +378,6 @@ export function conv2DWinograd(
     );
   // Every intermediate is freed when a pass ends, also when a kernel throws.
   const free = (infos: TensorInfo[]) => infos.forEach((info) => backend.disposeData(info.dataId));
-  const simd = simdTransforms(backend as EmscriptenBackend);
   if (!simd) {
     const v = transformInput(x, plan, backend);
     let m: TensorInfo[] = [];
@@ -347,13 +390,12 @@ export function conv2DWinograd(
       free(m);
     }
   }
-  const at = (info: TensorInfo) =>
-    (backend as EmscriptenBackend).dataIdMap.get(info.dataId)!.memoryOffset;
+  const at = (info: TensorInfo) => heapOffset(backend, info);
   const { batch, inH, inW, inC, outH, outW, outC, padTop, padLeft, tilesH, tilesW } = plan;
   const out = backend.makeOutput([batch, outH, outW, outC], "float32");
   const zero = at(zeros(backend, Math.max(inC, outC)));
   const total = batch * tilesH * tilesW;
-  const chunk = tilesPerChunk(inC, outC, total);
+  const chunk = tilesPerChunk(inC, outC, total, 16);
   try {
     for (let first = 0; first < total; first += chunk) {
       const count = Math.min(chunk, total - first);
@@ -361,7 +403,7 @@ export function conv2DWinograd(
       let m: TensorInfo[] = [];
       try {
         for (let k = 0; k < 16; k++) v.push(backend.makeOutput([1, count, inC], "float32"));
-        simd.input(
+        simd.winogradInput(
           at(x),
           zero,
           inH,
@@ -377,7 +419,7 @@ export function conv2DWinograd(
         );
         m = products(v);
         free(v.splice(0));
-        simd.output(
+        simd.winogradOutput(
           ...m.map(at),
           bias ? at(bias) : zero,
           relu ? 0 : -Infinity,
@@ -402,15 +444,98 @@ export function conv2DWinograd(
   return out;
 }
 
+/** The F(4×4, 3×3) pass of {@linkcode conv2DWinograd}, on the SIMD transforms. */
+function conv2DWinograd4(
+  x: TensorInfo,
+  filter: TensorInfo,
+  bias: TensorInfo | undefined,
+  relu: boolean,
+  plan: WinogradPlan,
+  backend: WasmBackendLike,
+  simd: SimdKernels,
+): TensorInfo {
+  const u = derivedFrom(backend, filter, "winograd4", () => transformFilter4(filter, backend));
+  const free = (infos: TensorInfo[]) => infos.forEach((info) => backend.disposeData(info.dataId));
+  const at = (info: TensorInfo) => heapOffset(backend, info);
+  const { batch, inH, inW, inC, outH, outW, outC, padTop, padLeft, tilesH, tilesW } = plan;
+  const out = backend.makeOutput([batch, outH, outW, outC], "float32");
+  const zero = at(zeros(backend, Math.max(inC, outC)));
+  const total = batch * tilesH * tilesW;
+  const chunk = tilesPerChunk(inC, outC, total, 36);
+  // The 36 buffers' addresses, handed to the module in tfjs's memory.
+  const table = backend.makeOutput([36], "int32");
+  const addresses = backend.typedArrayFromHeap(table) as unknown as Int32Array;
+  try {
+    for (let first = 0; first < total; first += chunk) {
+      const count = Math.min(chunk, total - first);
+      const v: TensorInfo[] = [];
+      let m: TensorInfo[] = [];
+      try {
+        for (let k = 0; k < 36; k++) v.push(backend.makeOutput([1, count, inC], "float32"));
+        v.forEach((info, k) => addresses[k] = at(info));
+        simd.winograd4Input(
+          at(x),
+          zero,
+          inH,
+          inW,
+          inC,
+          padTop,
+          padLeft,
+          tilesH,
+          tilesW,
+          first,
+          count,
+          at(table),
+        );
+        m = v.map((vk, k) =>
+          runWasmKernel("BatchMatMul", backend, { a: vk, b: u[k] }, {
+            transposeA: false,
+            transposeB: false,
+          })
+        );
+        free(v.splice(0));
+        m.forEach((info, k) => addresses[k] = at(info));
+        simd.winograd4Output(
+          at(table),
+          bias ? at(bias) : zero,
+          relu ? 0 : -Infinity,
+          at(out),
+          outH,
+          outW,
+          outC,
+          tilesH,
+          tilesW,
+          first,
+          count,
+        );
+      } finally {
+        free(v);
+        free(m);
+      }
+    }
+  } catch (error) {
+    backend.disposeData(out.dataId);
+    throw error;
+  } finally {
+    backend.disposeData(table.dataId);
+  }
+  return out;
+}
+
 /**
- * Tiles per pass. The 16 transformed inputs and products of a whole batch
+ * Tiles per pass. The transformed inputs and products of a whole batch
  * are several times the size of the convolution's output (at batch 32,
- * 72×72, 32→64 channels: 250 MB), so large convolutions go in passes whose
- * intermediates stay within ~8 MB, in cache; each pass still hands XNNPACK
- * at least 256 rows.
+ * 72×72, 32→64 channels, F(2×2): 250 MB), so large convolutions go in passes
+ * whose intermediates stay within ~8 MB, in cache; each pass still hands
+ * XNNPACK at least 256 rows. `positions` is 16 for F(2×2), 36 for F(4×4).
  */
-export function tilesPerChunk(inC: number, outC: number, total: number): number {
-  const bytesPerTile = 16 * 4 * (inC + outC);
+export function tilesPerChunk(
+  inC: number,
+  outC: number,
+  total: number,
+  positions: 16 | 36 = 16,
+): number {
+  const bytesPerTile = positions * 4 * (inC + outC);
   return Math.min(total, Math.max(256, Math.floor((8 << 20) / bytesPerTile)));
 }
 

@@ -17,7 +17,12 @@ import { ProgressBar } from "../display/progress.ts";
 import { SeededRandom } from "../data/random.ts";
 import { lucidTransforms } from "./fourier.ts";
 import { ascend, fourierImages, pixelImages } from "./ascend.ts";
-import { withLinearActivation, withLinearActivations } from "../models/nested.ts";
+import {
+  canNarrowFilters,
+  withFilterSubset,
+  withLinearActivation,
+  withLinearActivations,
+} from "../models/nested.ts";
 
 /**
  * A model from an input of `[height, width]` to `layer`'s output. When the
@@ -167,21 +172,21 @@ async function ascendFilterPatterns(
         0,
       ) as tf.Tensor4D
     );
-    const mask = tf.tidy(() =>
-      tf.oneHot(tf.tensor1d(mine, "int32"), channels).toFloat().reshape([
-        mine.length,
-        1,
-        1,
-        channels,
-      ])
-    );
-    const objectiveOutput = (input: tf.Tensor) =>
-      (options.objective ?? "pre-activation") === "pre-activation"
-        ? withLinearActivation(
-          layer,
-          () => extractor.apply(input, { training: false }) as tf.Tensor4D,
-        )
-        : extractor.apply(input, { training: false }) as tf.Tensor4D;
+    // A convolution computes only the filters of this chunk (one at batch 1):
+    // the objective reads nothing else, and the layer's forward and backward
+    // work shrink by its filter count over the chunk's.
+    const narrow = canNarrowFilters(layer, mine.length);
+    const mask = tf.tidy(() => {
+      const hot = narrow ? tf.eye(mine.length) : tf.oneHot(tf.tensor1d(mine, "int32"), channels);
+      return hot.toFloat().reshape([mine.length, 1, 1, -1]);
+    });
+    const objectiveOutput = (input: tf.Tensor) => {
+      const forward = () => extractor.apply(input, { training: false }) as tf.Tensor4D;
+      const output = (options.objective ?? "pre-activation") === "pre-activation"
+        ? () => withLinearActivation(layer, forward)
+        : forward;
+      return narrow ? withFilterSubset(layer, mine, output) : output();
+    };
     // Each image's own filter, averaged over the map (less a border, 2nd edition).
     const filterMeans = (input: tf.Tensor) => {
       const out = objectiveOutput(input);
@@ -264,16 +269,19 @@ async function fourierPatterns(
     const n = mine.length;
     const random = new SeededRandom((options.seed ?? 0) + mine[0]);
     const optimizer = tf.train.adam(options.stepSize ?? 0.05);
+    // As in the pixel ascent: a convolution computes only this chunk's filters.
+    const narrow = canNarrowFilters(layer, n);
     const mask = tf.tidy(() =>
-      tf.oneHot(tf.tensor1d(mine, "int32"), channels).toFloat().reshape([n, 1, 1, channels])
+      (narrow ? tf.eye(n) : tf.oneHot(tf.tensor1d(mine, "int32"), channels)).toFloat()
+        .reshape([n, 1, 1, -1])
     );
     const objective = (rendered: tf.Tensor4D) => {
       let x = lucidTransforms(rendered, random);
       // Fixed-size models get the transformed image resized back to their input.
       if (fixedH != null && fixedW != null) x = tf.image.resizeBilinear(x, [fixedH, fixedW]);
-      const out = extractor.apply(tf.add(tf.mul(x, hi - lo), lo), {
-        training: false,
-      }) as tf.Tensor4D;
+      const forward = () =>
+        extractor.apply(tf.add(tf.mul(x, hi - lo), lo), { training: false }) as tf.Tensor4D;
+      const out = narrow ? withFilterSubset(layer, mine, forward) : forward();
       const [, h, w] = out.shape;
       return tf.div(tf.sum(tf.mul(out, mask), [1, 2, 3]), h * w) as tf.Tensor1D;
     };

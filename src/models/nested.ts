@@ -4,7 +4,7 @@
  *
  * @module
  */
-import type * as tf from "@tensorflow/tfjs";
+import * as tf from "@tensorflow/tfjs";
 import { isConv, layerOutputShape, type LayerPath, walkLayers } from "./layers.ts";
 
 /**
@@ -117,6 +117,52 @@ export function withLinearActivation<T>(layer: tf.layers.Layer, fn: () => T): T 
     return fn();
   } finally {
     restore();
+  }
+}
+
+type WithKernel = {
+  kernel?: { read(): tf.Tensor };
+  bias?: { read(): tf.Tensor } | null;
+  dataFormat?: string;
+};
+
+/**
+ * Whether {@linkcode withFilterSubset} can narrow `layer` (a channels-last
+ * `Conv2D`), and whether that saves work (fewer filters than it has).
+ */
+export function canNarrowFilters(layer: tf.layers.Layer, filters: number): boolean {
+  const conv = layer as unknown as WithKernel;
+  const channels = (layer as unknown as { filters?: number }).filters ?? 0;
+  return layer.getClassName() === "Conv2D" && conv.dataFormat === "channelsLast" &&
+    conv.kernel != null && filters < channels;
+}
+
+/**
+ * Runs `fn` with `layer` (a channels-last `Conv2D`, see
+ * {@linkcode canNarrowFilters}) computing only `filters`, in that order: its
+ * output has `filters.length` channels, the same values as those channels of
+ * the whole layer. An objective that reads one filter of a 512-filter layer
+ * then does 1/512 of that layer's forward and backward work. The layer is
+ * restored afterwards.
+ */
+export function withFilterSubset<T>(
+  layer: tf.layers.Layer,
+  filters: readonly number[],
+  fn: () => T,
+): T {
+  const conv = layer as unknown as WithKernel;
+  const kernel = conv.kernel!, bias = conv.bias;
+  const indices = tf.tensor1d(filters as number[], "int32");
+  conv.kernel = { read: () => tf.gather(kernel.read(), indices, 3) };
+  // `+ 0`: tfjs's wasm Gather returns a reshaped view whose buffer the backend
+  // still records as rank 4, and its FusedConv2D checks that record.
+  if (bias) conv.bias = { read: () => tf.add(tf.gather(bias.read(), indices), 0) };
+  try {
+    return fn();
+  } finally {
+    conv.kernel = kernel;
+    conv.bias = bias;
+    indices.dispose();
   }
 }
 
