@@ -108,6 +108,19 @@ Deno.test("1,000 ascent steps keep the tensor count flat; abort returns what was
   assertEquals(partial.shape, [1, 150, 150, 3]);
   partial.dispose();
   assertEquals(tf.memory().numTensors, before);
+  // Timers still run between steps: a timeout aborts a run of a million steps.
+  const started = performance.now();
+  let ran = 0;
+  const timedOut = await filterPatterns(model, "conv2d_1", [1], {
+    inputSize: 32,
+    steps: 1_000_000,
+    signal: AbortSignal.timeout(300),
+    onStep: () => ran++,
+  });
+  const seconds = (performance.now() - started) / 1000;
+  assert(seconds < 5 && ran < 1_000_000, `${ran} steps in ${seconds} s`);
+  timedOut.dispose();
+  assertEquals(tf.memory().numTensors, before);
 });
 
 Deno.test("Lucid's Fourier parameterisation: valid images, and the ascent raises the activation", async () => {
@@ -249,7 +262,7 @@ Deno.test("the 2nd edition's deprocess: (x − mean) / std · 64 + 128 over the 
 });
 
 Deno.test("a convolution narrowed to the filters an ascent reads gives those filters' values and input gradients", async () => {
-  const { canNarrowFilters, withFilterSubset } = await import("../src/models/nested.ts");
+  const { canNarrowFilters, narrowFilters } = await import("../src/models/nested.ts");
   const model = vgg16({ includeTop: false, inputShape: [64, 64, 3] });
   const layer = model.getLayer("block2_conv1");
   const sub = tf.model({ inputs: model.inputs, outputs: layer.output as tf.SymbolicTensor });
@@ -258,16 +271,13 @@ Deno.test("a convolution narrowed to the filters an ascent reads gives those fil
   const x = tf.randomUniform([2, 64, 64, 3], 0, 150, "float32", 7);
   const filters = [77, 3];
   const mask = tf.oneHot(tf.tensor1d(filters, "int32"), 128).reshape([2, 1, 1, 128]);
+  const narrowed = narrowFilters(layer, filters);
   const [full, narrow, fullGrad, narrowGrad] = tf.tidy(() => [
     tf.gather(sub.predict(x) as tf.Tensor, filters, 3),
-    withFilterSubset(layer, filters, () => sub.predict(x) as tf.Tensor),
+    narrowed.run(() => sub.predict(x) as tf.Tensor),
     tf.grad((i: tf.Tensor) => tf.sum(tf.mul(sub.apply(i) as tf.Tensor, mask)))(x),
     tf.grad((i: tf.Tensor) =>
-      withFilterSubset(
-        layer,
-        filters,
-        () => tf.sum(tf.mul(sub.apply(i) as tf.Tensor, tf.eye(2).reshape([2, 1, 1, 2]))),
-      )
+      narrowed.run(() => tf.sum(tf.mul(sub.apply(i) as tf.Tensor, tf.eye(2).reshape([2, 1, 1, 2]))))
     )(x),
   ]);
   const relative = (a: tf.Tensor, b: tf.Tensor) =>
@@ -277,6 +287,7 @@ Deno.test("a convolution narrowed to the filters an ascent reads gives those fil
   assert(relative(narrowGrad, fullGrad) <= 1e-5, `gradients ${relative(narrowGrad, fullGrad)}`);
   // The layer is whole again afterwards.
   assertEquals(tf.tidy(() => (sub.predict(x) as tf.Tensor).shape), [2, 32, 32, 128]);
+  narrowed.dispose();
   tf.dispose([x, mask, full, narrow, fullGrad, narrowGrad]);
   model.dispose();
 });

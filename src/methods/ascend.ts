@@ -119,6 +119,7 @@ export async function ascend(
   let best: tf.Tensor4D | undefined;
   let bestObjective: number[] = [];
   let bestStep: number[] = [];
+  const pause = eventLoopTurns();
   try {
     for (let step = 0; step < steps; step++) {
       if (options.signal?.aborted) break;
@@ -175,7 +176,7 @@ export async function ascend(
       const mean = current.reduce((a, b) => a + b, 0) / current.length;
       options.onStep?.(step, mean);
       bar?.tick({ objective: mean });
-      await new Promise((resolve) => setTimeout(resolve, 0));
+      await pause.next();
     }
     const images = best ?? tf.tidy(() => parameterization.render().clone());
     best = undefined;
@@ -186,8 +187,40 @@ export async function ascend(
       steps: bestStep.length ? bestStep : new Array(n).fill(0),
     };
   } finally {
+    pause.close();
     best?.dispose();
     bar?.done();
     parameterization.dispose();
   }
+}
+
+/** How often the ascent lets timers run (abort timeouts, progress redraws). */
+const TIMER_TURN_MS = 50;
+
+/**
+ * Turns of the event loop between steps, so that an abort, a notebook's
+ * messages and progress output get through. `setTimeout(0)` costs 1–4 ms per
+ * call in Deno (nested timers are clamped), as long as a whole batch-1 step
+ * of a small layer; a message through a `MessageChannel` is a task too and
+ * costs ~35 µs, so steps use that, and a timer every 50 ms.
+ */
+function eventLoopTurns(): { next(): Promise<void>; close(): void } {
+  const channel = new MessageChannel();
+  let lastTimer = performance.now();
+  return {
+    next() {
+      if (performance.now() - lastTimer >= TIMER_TURN_MS) {
+        lastTimer = performance.now();
+        return new Promise((resolve) => setTimeout(resolve, 0));
+      }
+      return new Promise((resolve) => {
+        channel.port1.onmessage = () => resolve();
+        channel.port2.postMessage(null);
+      });
+    },
+    close() {
+      channel.port1.close();
+      channel.port2.close();
+    },
+  };
 }

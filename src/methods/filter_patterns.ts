@@ -19,7 +19,7 @@ import { lucidTransforms } from "./fourier.ts";
 import { ascend, fourierImages, pixelImages } from "./ascend.ts";
 import {
   canNarrowFilters,
-  withFilterSubset,
+  narrowFilters,
   withLinearActivation,
   withLinearActivations,
 } from "../models/nested.ts";
@@ -196,7 +196,7 @@ async function ascendFilterPatterns(
     // A convolution computes only the filters of this chunk (one at batch 1):
     // the objective reads nothing else, and the layer's forward and backward
     // work shrink by its filter count over the chunk's.
-    const narrow = canNarrowFilters(layer, mine.length);
+    const narrow = canNarrowFilters(layer, mine.length) ? narrowFilters(layer, mine) : undefined;
     const mask = tf.tidy(() => {
       const hot = narrow ? tf.eye(mine.length) : tf.oneHot(tf.tensor1d(mine, "int32"), channels);
       return hot.toFloat() as tf.Tensor2D;
@@ -206,7 +206,7 @@ async function ascendFilterPatterns(
       const output = (options.objective ?? "pre-activation") === "pre-activation"
         ? () => withLinearActivation(layer, forward)
         : forward;
-      return narrow ? withFilterSubset(layer, mine, output) : output();
+      return narrow ? narrow.run(output) : output();
     };
     // Each image's own filter, averaged over the map (less a border, 2nd edition).
     const filterMeans = (input: tf.Tensor) => {
@@ -246,6 +246,7 @@ async function ascendFilterPatterns(
       return images;
     } finally {
       mask.dispose();
+      narrow?.dispose();
       startImages.dispose();
     }
   });
@@ -289,7 +290,7 @@ async function fourierPatterns(
     const random = new SeededRandom((options.seed ?? 0) + mine[0]);
     const optimizer = tf.train.adam(options.stepSize ?? 0.05);
     // As in the pixel ascent: a convolution computes only this chunk's filters.
-    const narrow = canNarrowFilters(layer, n);
+    const narrow = canNarrowFilters(layer, n) ? narrowFilters(layer, mine) : undefined;
     const mask = tf.tidy(() =>
       (narrow ? tf.eye(n) : tf.oneHot(tf.tensor1d(mine, "int32"), channels))
         .toFloat() as tf.Tensor2D
@@ -300,7 +301,7 @@ async function fourierPatterns(
       if (fixedH != null && fixedW != null) x = tf.image.resizeBilinear(x, [fixedH, fixedW]);
       const forward = () =>
         extractor.apply(tf.add(tf.mul(x, hi - lo), lo), { training: false }) as tf.Tensor4D;
-      const out = narrow ? withFilterSubset(layer, mine, forward) : forward();
+      const out = narrow ? narrow.run(forward) : forward();
       return ownChannel(spatialMeans(out), mask);
     };
     try {
@@ -329,6 +330,7 @@ async function fourierPatterns(
     } finally {
       optimizer.dispose();
       mask.dispose();
+      narrow?.dispose();
     }
   });
   bar?.done();

@@ -127,7 +127,7 @@ type WithKernel = {
 };
 
 /**
- * Whether {@linkcode withFilterSubset} can narrow `layer` (a channels-last
+ * Whether {@linkcode narrowFilters} can narrow `layer` (a channels-last
  * `Conv2D`), and whether that saves work (fewer filters than it has).
  */
 export function canNarrowFilters(layer: tf.layers.Layer, filters: number): boolean {
@@ -138,32 +138,45 @@ export function canNarrowFilters(layer: tf.layers.Layer, filters: number): boole
 }
 
 /**
- * Runs `fn` with `layer` (a channels-last `Conv2D`, see
- * {@linkcode canNarrowFilters}) computing only `filters`, in that order: its
- * output has `filters.length` channels, the same values as those channels of
- * the whole layer. An objective that reads one filter of a 512-filter layer
- * then does 1/512 of that layer's forward and backward work. The layer is
- * restored afterwards.
+ * `layer` (a channels-last `Conv2D`, see {@linkcode canNarrowFilters})
+ * narrowed to `filters`, in that order: while `run(fn)` runs, its output has
+ * `filters.length` channels, the same values as those channels of the whole
+ * layer. An objective that reads one filter of a 512-filter layer then does
+ * 1/512 of that layer's forward and backward work. The narrowed kernel is
+ * made once and kept until `dispose()`, so that the backend's caches per
+ * filter buffer (XNNPACK's packed weights, Winograd's transformed filters)
+ * last across the steps of an ascent.
  */
-export function withFilterSubset<T>(
+export function narrowFilters(
   layer: tf.layers.Layer,
   filters: readonly number[],
-  fn: () => T,
-): T {
+): { run<T>(fn: () => T): T; dispose(): void } {
   const conv = layer as unknown as WithKernel;
   const kernel = conv.kernel!, bias = conv.bias;
-  const indices = tf.tensor1d(filters as number[], "int32");
-  conv.kernel = { read: () => tf.gather(kernel.read(), indices, 3) };
-  // `+ 0`: tfjs's wasm Gather returns a reshaped view whose buffer the backend
-  // still records as rank 4, and its FusedConv2D checks that record.
-  if (bias) conv.bias = { read: () => tf.add(tf.gather(bias.read(), indices), 0) };
-  try {
-    return fn();
-  } finally {
-    conv.kernel = kernel;
-    conv.bias = bias;
-    indices.dispose();
-  }
+  const [narrowKernel, narrowBias] = tf.tidy(() => {
+    const indices = tf.tensor1d(filters as number[], "int32");
+    // `+ 0`: tfjs's wasm Gather returns a reshaped view whose buffer the
+    // backend still records as rank 4, and its FusedConv2D checks that record.
+    return [
+      tf.gather(kernel.read(), indices, 3),
+      bias ? tf.add(tf.gather(bias.read(), indices), 0) : undefined,
+    ];
+  });
+  return {
+    run<T>(fn: () => T): T {
+      conv.kernel = { read: () => narrowKernel };
+      if (bias && narrowBias) conv.bias = { read: () => narrowBias };
+      try {
+        return fn();
+      } finally {
+        conv.kernel = kernel;
+        conv.bias = bias;
+      }
+    },
+    dispose() {
+      tf.dispose([narrowKernel, ...(narrowBias ? [narrowBias] : [])]);
+    },
+  };
 }
 
 /** The last layer of a model, inside nested models too. */
