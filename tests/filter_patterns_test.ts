@@ -268,6 +268,9 @@ Deno.test("a convolution narrowed to the filters an ascent reads gives those fil
   const sub = tf.model({ inputs: model.inputs, outputs: layer.output as tf.SymbolicTensor });
   assert(canNarrowFilters(layer, 2) && !canNarrowFilters(layer, 128));
   assert(!canNarrowFilters(model.getLayer("block2_pool"), 1));
+  const softmax = tf.layers.conv2d({ filters: 8, kernelSize: 3, activation: "softmax" });
+  softmax.apply(tf.input({ shape: [8, 8, 3] }));
+  assert(!canNarrowFilters(softmax, 1), "a softmax across channels needs them all");
   const x = tf.randomUniform([2, 64, 64, 3], 0, 150, "float32", 7);
   const filters = [77, 3];
   const mask = tf.oneHot(tf.tensor1d(filters, "int32"), 128).reshape([2, 1, 1, 128]);

@@ -131,10 +131,13 @@ type WithKernel = {
  * `Conv2D`), and whether that saves work (fewer filters than it has).
  */
 export function canNarrowFilters(layer: tf.layers.Layer, filters: number): boolean {
-  const conv = layer as unknown as WithKernel;
+  const conv = layer as unknown as WithKernel & WithActivation;
   const channels = (layer as unknown as { filters?: number }).filters ?? 0;
+  // A softmax across channels would see only the kept ones; every other
+  // activation works channel by channel.
+  const activation = conv.activation?.getClassName().toLowerCase() ?? "linear";
   return layer.getClassName() === "Conv2D" && conv.dataFormat === "channelsLast" &&
-    conv.kernel != null && filters < channels;
+    conv.kernel != null && filters < channels && activation !== "softmax";
 }
 
 /**
