@@ -1,6 +1,6 @@
 #!/bin/sh
 # Rebuilds src/backend/wasm/simd_kernels.ts from simd_kernels.c (the Winograd
-# transforms and the max-pool gradient).
+# transforms, the max-pool gradient and a transposed im2col).
 # Dev-only (the built module is committed): needs Debian's clang-14, lld-14
 # and wabt: apt-get install -y --no-install-recommends clang-14 lld-14 wabt
 set -eu

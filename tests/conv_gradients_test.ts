@@ -1,4 +1,5 @@
 import * as tf from "@tensorflow/tfjs";
+import { wasmHeapBytes } from "./heap.ts";
 import { assert, assertEquals } from "./assert.ts";
 import { initBackend } from "../src/backend/init.ts";
 
@@ -310,4 +311,76 @@ Deno.test("Conv2D layers run fused with bias and ReLU under gradients on wasm, w
   for (let i = 0; i < fused.length; i++) {
     assert(relErr(fused[i], stock[i]) <= 1e-4, `gradient ${i}: ${relErr(fused[i], stock[i])}`);
   }
+});
+
+Deno.test("3×3 filter gradients as im2col products match the cpu backend at the book convnet's sizes", async () => {
+  // conv2d_2–4 at their real sizes (batch 1), "same" padding, and channels
+  // that are not a multiple of 4 (no SIMD); every case takes the im2col path.
+  const { conv2DBackpropFilterIm2col } = await import("../src/backend/conv_gradients.ts");
+  const cases: { x: [number, number, number, number]; co: number; pad: "valid" | "same" }[] = [
+    { x: [1, 74, 74, 32], co: 64, pad: "valid" },
+    { x: [1, 36, 36, 64], co: 128, pad: "valid" },
+    { x: [1, 17, 17, 128], co: 128, pad: "valid" },
+    { x: [2, 19, 18, 9], co: 37, pad: "same" },
+    { x: [2, 13, 22, 16], co: 24, pad: "same" }, // SIMD inside, scalar at the borders
+  ];
+  const gradient = (c: (typeof cases)[number], seed: number) =>
+    tf.tidy(() => {
+      const filterShape = [3, 3, c.x[3], c.co] as [number, number, number, number];
+      const x = tf.randomNormal(c.x, 0, 1, "float32", 100 + seed) as tf.Tensor4D;
+      const k = tf.randomNormal(filterShape, 0, 0.1, "float32", 200 + seed) as tf.Tensor4D;
+      const dy = tf.randomNormal(tf.conv2d(x, k, 1, c.pad).shape, 0, 1, "float32", 300 + seed);
+      const attrs = { strides: 1, pad: c.pad, dataFormat: "NHWC", filterShape };
+      if (tf.getBackend() === "wasm") {
+        const backend = tf.backend() as unknown as { disposeData(id: unknown): void };
+        const taken = conv2DBackpropFilterIm2col(x, dy, attrs as never, backend as never);
+        assert(taken, "takes the im2col path");
+        backend.disposeData(taken.dataId);
+      }
+      return (tf.engine().runKernel("Conv2DBackpropFilter", { x, dy }, attrs as never) as tf.Tensor)
+        .dataSync() as Float32Array;
+    });
+  for (const [i, c] of cases.entries()) {
+    await tf.setBackend("cpu");
+    const expected = gradient(c, i);
+    await tf.setBackend("wasm");
+    const actual = gradient(c, i);
+    assert(relErr(actual, expected) <= 1e-5, `${JSON.stringify(c)}: ${relErr(actual, expected)}`);
+  }
+});
+
+Deno.test("3×3 filter gradients as im2col products, in blocks of positions, match the convolution path (batch 32)", async () => {
+  const { conv2DBackpropFilterIm2col, conv2DBackpropFilterViaConv, im2colBlockPositions } =
+    await import("../src/backend/conv_gradients.ts");
+  const backend = tf.backend() as never;
+  // conv2d_2 of the book convnet in training: 32 × 72² positions, many blocks.
+  assert(im2colBlockPositions(32) < 32 * 72 * 72);
+  tf.tidy(() => {
+    const x = tf.randomNormal([32, 74, 74, 32], 0, 1, "float32", 5);
+    const dy = tf.randomNormal([32, 72, 72, 64], 0, 1, "float32", 6);
+    const attrs = { strides: 1, pad: "valid", dataFormat: "NHWC", filterShape: [3, 3, 32, 64] };
+    const read = (info: tf.TensorInfo | undefined) =>
+      tf.engine().makeTensorFromTensorInfo(info!).dataSync() as Float32Array;
+    const im2col = read(conv2DBackpropFilterIm2col(x, dy, attrs as never, backend));
+    const direct = read(conv2DBackpropFilterViaConv(x, dy, attrs as never, backend));
+    assert(relErr(im2col, direct) <= 1e-5, `relative error ${relErr(im2col, direct)}`);
+  });
+  // Repeated, it keeps neither tensors nor WASM heap.
+  const x = tf.randomNormal([8, 40, 40, 16]);
+  const w = tf.randomNormal([3, 3, 16, 32]);
+  const step = () =>
+    tf.tidy(() =>
+      tf.sum(
+        tf.grad((b: tf.Tensor) => tf.sum(tf.conv2d(x as tf.Tensor4D, b as tf.Tensor4D, 1, "same")))(
+          w,
+        ),
+      )
+    ).dispose();
+  for (let i = 0; i < 5; i++) step();
+  const dataIds = (tf.backend() as unknown as { numDataIds(): number }).numDataIds();
+  const heap = wasmHeapBytes();
+  for (let i = 0; i < 100; i++) step();
+  assertEquals((tf.backend() as unknown as { numDataIds(): number }).numDataIds(), dataIds);
+  assertEquals(wasmHeapBytes(), heap);
+  tf.dispose([x, w]);
 });

@@ -19,6 +19,7 @@ import {
   type WasmBackendLike,
   withScratch,
 } from "./kernel_registry.ts";
+import { heapOffset, simdKernels } from "./simd_module.ts";
 
 type TensorInfo = tf.TensorInfo;
 type Pad = number | "valid" | "same" | number[][];
@@ -271,6 +272,86 @@ export function conv2DBackpropFilterViaConv(
   });
 }
 
+/** Output positions per product of {@linkcode conv2DBackpropFilterIm2col} (its columns: 4 MB). */
+export function im2colBlockPositions(inC: number): number {
+  return Math.max(512, Math.floor((1 << 20) / (9 * inC)));
+}
+
+/**
+ * The filter gradient of a 3×3, stride-1, undilated convolution with at
+ * least 8 input channels as matrix products: `dW` (`[9·Cin, Cout]`, which is
+ * HWIO) is `colsᵀ · dy` summed over blocks of output positions, `colsᵀ` the
+ * block's transposed im2col (`[9·Cin, positions]`, made by convscope's SIMD
+ * module). Each product has 9·Cin rows, the block's positions as its inner
+ * axis and `Cout` columns: shapes XNNPACK's matrix product runs well, unlike
+ * the convolution with `dy` as a filter (whose output is only 3×3).
+ * Undefined where it does not apply or the SIMD module is missing.
+ */
+export function conv2DBackpropFilterIm2col(
+  x: TensorInfo,
+  dy: TensorInfo,
+  attrs: Conv2DBackpropFilterAttrs,
+  backend: WasmBackendLike,
+): TensorInfo | undefined {
+  const [kh, kw, inC, outC] = attrs.filterShape;
+  const ones = (v: number | number[]) => Array.isArray(v) ? v.every((d) => d === 1) : v === 1;
+  if (kh !== 3 || kw !== 3 || inC < 8 || !ones(attrs.strides)) return undefined;
+  if (x.dtype !== "float32" || dy.dtype !== "float32") return undefined;
+  const simd = simdKernels(backend);
+  if (!simd) return undefined;
+  const info = convGeometry(
+    x.shape as [number, number, number, number],
+    attrs.filterShape,
+    1,
+    attrs.pad,
+    attrs.dimRoundingMode,
+  );
+  const [batch, inH, inW] = x.shape;
+  const [, outH, outW] = dy.shape;
+  const positions = batch * outH * outW;
+  const block = Math.min(positions, im2colBlockPositions(inC));
+  const rows = 9 * inC;
+  const sum = new Float32Array(rows * outC);
+  const dys = backend.typedArrayFromHeap(dy);
+  const temporary: TensorInfo[] = [];
+  try {
+    for (let first = 0; first < positions; first += block) {
+      const count = Math.min(block, positions - first);
+      const cols = backend.makeOutput([1, rows, count], "float32");
+      temporary.push(cols);
+      simd.im2col3x3Transposed(
+        heapOffset(backend, x),
+        inH,
+        inW,
+        inC,
+        info.padInfo.top,
+        info.padInfo.left,
+        outH,
+        outW,
+        first,
+        count,
+        heapOffset(backend, cols),
+      );
+      const part = backend.makeOutput([1, count, outC], "float32");
+      temporary.push(part);
+      backend.typedArrayFromHeap(part).set(dys.subarray(first * outC, (first + count) * outC));
+      const product = runKernel("BatchMatMul", backend, { a: cols, b: part }, {
+        transposeA: false,
+        transposeB: false,
+      });
+      temporary.push(product);
+      const values = backend.typedArrayFromHeap(product);
+      for (let i = 0; i < values.length; i++) sum[i] += values[i];
+      for (const t of temporary.splice(0)) backend.disposeData(t.dataId);
+    }
+  } finally {
+    for (const t of temporary) backend.disposeData(t.dataId);
+  }
+  const dw = backend.makeOutput([3, 3, inC, outC], "float32");
+  backend.typedArrayFromHeap(dw).set(sum);
+  return dw;
+}
+
 let stockBackpropInput: tf.KernelConfig | undefined;
 
 /**
@@ -286,7 +367,8 @@ export function registerWasmConvGradients(which: { input?: boolean } = {}): void
       throw new Error("convscope: Conv2DBackpropFilter on wasm supports channels-last (NHWC) only");
     }
     const { x, dy } = inputs as { x: TensorInfo; dy: TensorInfo };
-    return conv2DBackpropFilterViaConv(x, dy, a, backend as WasmBackendLike);
+    return conv2DBackpropFilterIm2col(x, dy, a, backend as WasmBackendLike) ??
+      conv2DBackpropFilterViaConv(x, dy, a, backend as WasmBackendLike);
   });
   if (which.input === false) return;
   const replaced = replaceWasmKernel("Conv2DBackpropInput", ({ inputs, attrs, backend }) => {

@@ -1,6 +1,7 @@
 /**
  * convscope's own WASM SIMD kernels (`wasm/simd_kernels.c`: the Winograd
- * transforms and the max-pool gradient), instantiated on tfjs's own WASM
+ * transforms, the max-pool gradient and a transposed im2col for filter
+ * gradients), instantiated on tfjs's own WASM
  * memory so that they read and write tensors in place. Where the module
  * cannot load (no WASM SIMD), callers run the same work in JS.
  *
@@ -17,6 +18,7 @@ export interface SimdKernels {
   winograd4Input(...args: number[]): void;
   winograd4Output(...args: number[]): void;
   maxPoolGrad2x2(...args: number[]): void;
+  im2col3x3Transposed(...args: number[]): void;
 }
 
 interface EmscriptenBackend extends WasmBackendLike {
@@ -56,6 +58,7 @@ export function simdKernels(backend: WasmBackendLike): SimdKernels | null {
         winograd4Input: exports.winograd4_input,
         winograd4Output: exports.winograd4_output,
         maxPoolGrad2x2: exports.max_pool_grad_2x2,
+        im2col3x3Transposed: exports.im2col_3x3_transposed,
       };
     } catch {
       found = null; // No WASM SIMD here: the JS fallbacks do the same work.

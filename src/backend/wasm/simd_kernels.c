@@ -1,6 +1,6 @@
 // convscope's own WASM SIMD kernels (4 channels per vector): the Winograd
-// F(2x2, 3x3) and F(4x4, 3x3) input and output transforms, and the 2x2
-// max-pooling gradient. Built by scripts/build_wasm.sh into simd_kernels.ts.
+// F(2x2, 3x3) and F(4x4, 3x3) input and output transforms, the 2x2
+// max-pooling gradient, and a transposed im2col for filter gradients. Built by scripts/build_wasm.sh into simd_kernels.ts.
 //
 // These functions run on tfjs's own WASM memory, which they import: they
 // must not use any memory of their own (no static data, no stack arrays),
@@ -328,5 +328,65 @@ __attribute__((export_name("max_pool_grad_2x2"))) void max_pool_grad_2x2(
         }
       }
     }
+  }
+}
+
+// ---------------------------------------------------------------------------
+// For filter gradients: the transposed im2col of a 3x3, stride-1 convolution's
+// input for output positions [first, first + count) (numbered over batch,
+// output rows, output columns): row (a * 3 + b) * C + c of `cols`
+// ([9C, count]) holds x[n, oy + a - padTop, ox + b - padLeft, c] for each
+// position, 0 outside the input. Then dW ([9C, Cout], i.e. HWIO) is
+// cols . dy[positions], a product whose long axis is the block's positions.
+__attribute__((export_name("im2col_3x3_transposed"))) void im2col_3x3_transposed(
+    const f32* x, int inH, int inW, int C, int padTop, int padLeft, int outH,
+    int outW, int first, int count, f32* cols) {
+  int j = 0;
+  while (j < count) {
+    int p = first + j;
+    int ox = p % outW;
+    int oy = (p / outW) % outH;
+    int n = p / (outW * outH);
+    // Four positions along one output row whose 3x3 windows are all inside
+    // the input: 4x4 blocks of (position, channel) are transposed in
+    // registers and stored as rows of four positions.
+    int inside = C % 4 == 0 && j + 4 <= count && ox + 4 <= outW && oy - padTop >= 0 &&
+                 oy - padTop + 2 < inH && ox - padLeft >= 0 && ox + 3 - padLeft + 2 < inW;
+    if (inside) {
+      for (int a = 0; a < 3; a++) {
+        for (int b = 0; b < 3; b++) {
+          const f32* from = x + ((long)(n * inH + oy + a - padTop) * inW + ox + b - padLeft) * C;
+          f32* to = cols + (long)(a * 3 + b) * C * count + j;
+          for (int c = 0; c < C; c += 4) {
+            v v0 = LD(from + c), v1 = LD(from + C + c);
+            v v2 = LD(from + 2 * C + c), v3 = LD(from + 3 * C + c);
+            v t0 = wasm_i32x4_shuffle(v0, v1, 0, 4, 1, 5);
+            v t1 = wasm_i32x4_shuffle(v2, v3, 0, 4, 1, 5);
+            v t2 = wasm_i32x4_shuffle(v0, v1, 2, 6, 3, 7);
+            v t3 = wasm_i32x4_shuffle(v2, v3, 2, 6, 3, 7);
+            ST(to + (long)c * count, wasm_i32x4_shuffle(t0, t1, 0, 1, 4, 5));
+            ST(to + (long)(c + 1) * count, wasm_i32x4_shuffle(t0, t1, 2, 3, 6, 7));
+            ST(to + (long)(c + 2) * count, wasm_i32x4_shuffle(t2, t3, 0, 1, 4, 5));
+            ST(to + (long)(c + 3) * count, wasm_i32x4_shuffle(t2, t3, 2, 3, 6, 7));
+          }
+        }
+      }
+      j += 4;
+      continue;
+    }
+    for (int a = 0; a < 3; a++) {
+      int y = oy + a - padTop;
+      for (int b = 0; b < 3; b++) {
+        int xx = ox + b - padLeft;
+        f32* to = cols + (long)(a * 3 + b) * C * count + j;
+        if (y >= 0 && y < inH && xx >= 0 && xx < inW) {
+          const f32* from = x + ((long)(n * inH + y) * inW + xx) * C;
+          for (int c = 0; c < C; c++) to[(long)c * count] = from[c];
+        } else {
+          for (int c = 0; c < C; c++) to[(long)c * count] = 0;
+        }
+      }
+    }
+    j++;
   }
 }
