@@ -88,6 +88,9 @@ const model = bookConvnet({ seed });
 // 96–104 ran on a 30-epoch cosine; the run was shortened to 20 from epoch 105.)
 const restart = 95;
 const tail = 20;
+/** 1e-4 annealed to 1e-6 along a cosine as `progress` goes from 0 to 1 (and stays there). */
+const cosine = (progress: number) =>
+  1e-6 + (1e-4 - 1e-6) * 0.5 * (1 + Math.cos(Math.PI * Math.min(1, progress)));
 const schedule = (epoch: number) =>
   epoch < 20
     ? 5e-4
@@ -98,14 +101,10 @@ const schedule = (epoch: number) =>
     : epoch < restart
     ? 5e-5
     : epoch < fineTuneFrom
-    ? 1e-6 + (1e-4 - 1e-6) * 0.5 * (1 + Math.cos(Math.PI * Math.min(1, (epoch - restart) / tail)))
+    ? cosine((epoch - restart) / tail)
     : epoch < swaFrom
-    ? 1e-6 +
-      (1e-4 - 1e-6) * 0.5 *
-        (1 + Math.cos(Math.PI * Math.min(1, (epoch - fineTuneFrom) / fineTuneEpochs)))
-    : 1e-6 +
-      (1e-4 - 1e-6) * 0.5 *
-        (1 + Math.cos(Math.PI * ((epoch - swaFrom) % swaCycle) / (swaCycle - 1)));
+    ? cosine((epoch - fineTuneFrom) / fineTuneEpochs)
+    : cosine(((epoch - swaFrom) % swaCycle) / (swaCycle - 1));
 model.compile({
   optimizer: bookRecipe ? tf.train.rmsprop(1e-4) : tf.train.adam(schedule(0)),
   loss: "binaryCrossentropy",

@@ -8,6 +8,7 @@ import {
   winogradTransforms,
 } from "../src/backend/winograd.ts";
 import { useSimdKernels } from "../src/backend/simd_module.ts";
+import { conv2d } from "./fixtures/reference_forward.ts";
 import { tensorsWithDerivedData } from "../src/backend/kernel_registry.ts";
 
 await initBackend();
@@ -202,7 +203,14 @@ Deno.test("Winograd's rounding against a float64 direct convolution, on the trai
     const x = tf.model({ inputs: model.inputs, outputs: layer.input as tf.SymbolicTensor })
       .predict(image) as tf.Tensor4D;
     const k = layer.getWeights()[0] as tf.Tensor4D;
-    const reference = directFloat64(x.dataSync() as Float32Array, x.shape, k);
+    const [, h, w, c] = x.shape;
+    const reference = conv2d(
+      { data: Float64Array.from(x.dataSync()), shape: [h, w, c] },
+      k.dataSync(),
+      k.shape,
+      null,
+      "valid",
+    ).data;
     let scale = 0;
     for (const value of reference) scale = Math.max(scale, Math.abs(value));
     const errors: Record<string, number> = {};
@@ -225,26 +233,3 @@ Deno.test("Winograd's rounding against a float64 direct convolution, on the trai
   tf.dispose([picture, image]);
   model.dispose();
 });
-
-/** A valid 3×3 correlation summed in float64 (batch 1, NHWC, HWIO). */
-function directFloat64(x: Float32Array, shape: number[], filter: tf.Tensor4D): Float64Array {
-  const [, h, w, c] = shape;
-  const k = filter.dataSync() as Float32Array;
-  const o = filter.shape[3];
-  const y = new Float64Array((h - 2) * (w - 2) * o);
-  for (let i = 0; i < h - 2; i++) {
-    for (let j = 0; j < w - 2; j++) {
-      for (let out = 0; out < o; out++) {
-        let sum = 0;
-        for (let a = 0; a < 3; a++) {
-          for (let b = 0; b < 3; b++) {
-            const xAt = ((i + a) * w + j + b) * c, kAt = (a * 3 + b) * c * o + out;
-            for (let ch = 0; ch < c; ch++) sum += x[xAt + ch] * k[kAt + ch * o];
-          }
-        }
-        y[(i * (w - 2) + j) * o + out] = sum;
-      }
-    }
-  }
-  return y;
-}

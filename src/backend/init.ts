@@ -119,7 +119,7 @@ export async function initBackend(
     }
     if (found.info && (asked === "webgpu" || !found.info.software)) {
       const info = await startWebGpu(found.info);
-      current = { key: key, info };
+      current = { key, info };
       return info;
     }
     gpuNote = found.info
@@ -132,7 +132,7 @@ export async function initBackend(
   }
   const info = await startCpuOrWasm(asked === "cpu" ? "cpu" : "wasm", threadsWanted, options);
   current = {
-    key: key,
+    key,
     info: gpuNote
       ? {
         ...info,

@@ -29,7 +29,7 @@ import {
   runWasmKernel,
   type WasmBackendLike,
 } from "./kernel_registry.ts";
-import { heapOffset, type SimdKernels, simdKernels } from "./simd_module.ts";
+import { heapOffset, simdKernels } from "./simd_module.ts";
 
 type TensorInfo = tf.TensorInfo;
 
@@ -363,12 +363,12 @@ export function conv2DWinograd(
   backend: WasmBackendLike,
 ): TensorInfo {
   const simd = simdKernels(backend);
-  if (plan.tile === 4) {
-    // The JS transforms are F(2×2) only.
-    if (simd) return conv2DWinograd4(x, filter, bias, relu, plan, backend, simd);
-    plan = asF2(plan);
-  }
-  const u = derivedFrom(backend, filter, "winograd", () => transformFilter(filter, backend));
+  // The JS transforms are F(2×2) only.
+  if (!simd && plan.tile === 4) plan = asF2(plan);
+  const four = plan.tile === 4;
+  const u = four
+    ? derivedFrom(backend, filter, "winograd4", () => transformFilter4(filter, backend))
+    : derivedFrom(backend, filter, "winograd", () => transformFilter(filter, backend));
   const products = (v: TensorInfo[]) =>
     v.map((vk, k) =>
       runWasmKernel("BatchMatMul", backend, { a: vk, b: u[k] }, {
@@ -392,18 +392,31 @@ export function conv2DWinograd(
   }
   const at = (info: TensorInfo) => heapOffset(backend, info);
   const { batch, inH, inW, inC, outH, outW, outC, padTop, padLeft, tilesH, tilesW } = plan;
+  const positions = four ? 36 : 16;
+  const [input, output] = four
+    ? [simd.winograd4Input, simd.winograd4Output]
+    : [simd.winogradInput, simd.winogradOutput];
   const out = backend.makeOutput([batch, outH, outW, outC], "float32");
   const zero = at(zeros(backend, Math.max(inC, outC)));
   const total = batch * tilesH * tilesW;
-  const chunk = tilesPerChunk(inC, outC, total, 16);
+  const chunk = tilesPerChunk(inC, outC, total, positions);
+  // F(2×2)'s kernels take their 16 buffers' addresses as arguments; F(4×4)'s
+  // take them from a table of 36 in tfjs's memory.
+  const table = four ? backend.makeOutput([36], "int32") : undefined;
+  const buffers = (infos: TensorInfo[]) => {
+    if (!table) return infos.map(at);
+    const addresses = backend.typedArrayFromHeap(table) as unknown as Int32Array;
+    infos.forEach((info, k) => addresses[k] = at(info));
+    return [at(table)];
+  };
   try {
     for (let first = 0; first < total; first += chunk) {
       const count = Math.min(chunk, total - first);
       const v: TensorInfo[] = [];
       let m: TensorInfo[] = [];
       try {
-        for (let k = 0; k < 16; k++) v.push(backend.makeOutput([1, count, inC], "float32"));
-        simd.winogradInput(
+        for (let k = 0; k < positions; k++) v.push(backend.makeOutput([1, count, inC], "float32"));
+        input(
           at(x),
           zero,
           inH,
@@ -415,88 +428,12 @@ export function conv2DWinograd(
           tilesW,
           first,
           count,
-          ...v.map(at),
+          ...buffers(v),
         );
         m = products(v);
         free(v.splice(0));
-        simd.winogradOutput(
-          ...m.map(at),
-          bias ? at(bias) : zero,
-          relu ? 0 : -Infinity,
-          at(out),
-          outH,
-          outW,
-          outC,
-          tilesH,
-          tilesW,
-          first,
-          count,
-        );
-      } finally {
-        free(v);
-        free(m);
-      }
-    }
-  } catch (error) {
-    backend.disposeData(out.dataId);
-    throw error;
-  }
-  return out;
-}
-
-/** The F(4×4, 3×3) pass of {@linkcode conv2DWinograd}, on the SIMD transforms. */
-function conv2DWinograd4(
-  x: TensorInfo,
-  filter: TensorInfo,
-  bias: TensorInfo | undefined,
-  relu: boolean,
-  plan: WinogradPlan,
-  backend: WasmBackendLike,
-  simd: SimdKernels,
-): TensorInfo {
-  const u = derivedFrom(backend, filter, "winograd4", () => transformFilter4(filter, backend));
-  const free = (infos: TensorInfo[]) => infos.forEach((info) => backend.disposeData(info.dataId));
-  const at = (info: TensorInfo) => heapOffset(backend, info);
-  const { batch, inH, inW, inC, outH, outW, outC, padTop, padLeft, tilesH, tilesW } = plan;
-  const out = backend.makeOutput([batch, outH, outW, outC], "float32");
-  const zero = at(zeros(backend, Math.max(inC, outC)));
-  const total = batch * tilesH * tilesW;
-  const chunk = tilesPerChunk(inC, outC, total, 36);
-  // The 36 buffers' addresses, handed to the module in tfjs's memory.
-  const table = backend.makeOutput([36], "int32");
-  const addresses = backend.typedArrayFromHeap(table) as unknown as Int32Array;
-  try {
-    for (let first = 0; first < total; first += chunk) {
-      const count = Math.min(chunk, total - first);
-      const v: TensorInfo[] = [];
-      let m: TensorInfo[] = [];
-      try {
-        for (let k = 0; k < 36; k++) v.push(backend.makeOutput([1, count, inC], "float32"));
-        v.forEach((info, k) => addresses[k] = at(info));
-        simd.winograd4Input(
-          at(x),
-          zero,
-          inH,
-          inW,
-          inC,
-          padTop,
-          padLeft,
-          tilesH,
-          tilesW,
-          first,
-          count,
-          at(table),
-        );
-        m = v.map((vk, k) =>
-          runWasmKernel("BatchMatMul", backend, { a: vk, b: u[k] }, {
-            transposeA: false,
-            transposeB: false,
-          })
-        );
-        free(v.splice(0));
-        m.forEach((info, k) => addresses[k] = at(info));
-        simd.winograd4Output(
-          at(table),
+        output(
+          ...buffers(m),
           bias ? at(bias) : zero,
           relu ? 0 : -Infinity,
           at(out),
@@ -517,7 +454,7 @@ function conv2DWinograd4(
     backend.disposeData(out.dataId);
     throw error;
   } finally {
-    backend.disposeData(table.dataId);
+    if (table) backend.disposeData(table.dataId);
   }
   return out;
 }

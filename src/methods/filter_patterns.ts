@@ -86,9 +86,31 @@ const spatialMeans = tf.customGrad((x) => {
   };
 }) as (maps: tf.Tensor4D) => tf.Tensor2D;
 
-/** Image i's value of its own channel: `Σ_c values[i, c] · mask[i, c]`. */
-function ownChannel(values: tf.Tensor2D, mask: tf.Tensor2D): tf.Tensor1D {
-  return tf.sum(tf.mul(values, mask), 1);
+/**
+ * A chunk's objective, image i reading its own filter `filters[i]`: a
+ * convolution computes only the chunk's filters (one at batch 1), since the
+ * objective reads nothing else, and its forward and backward work shrink by
+ * its filter count over the chunk's; other layers run whole. `own` picks
+ * each image's channel from `[n, channels]` values of the layer's output.
+ */
+function chunkFilters(layer: tf.layers.Layer, filters: readonly number[], channels: number) {
+  const narrow = canNarrowFilters(layer, filters.length)
+    ? narrowFilters(layer, filters)
+    : undefined;
+  const mask = tf.tidy(() =>
+    (narrow
+      ? tf.eye(filters.length)
+      : tf.oneHot(tf.tensor1d(filters as number[], "int32"), channels))
+      .toFloat() as tf.Tensor2D
+  );
+  return {
+    run: <T>(fn: () => T): T => narrow ? narrow.run(fn) : fn(),
+    own: (values: tf.Tensor2D) => tf.sum(tf.mul(values, mask), 1) as tf.Tensor1D,
+    dispose() {
+      mask.dispose();
+      narrow?.dispose();
+    },
+  };
 }
 
 function validateFilters(layer: tf.layers.Layer, filters: readonly number[]): number {
@@ -193,20 +215,14 @@ async function ascendFilterPatterns(
         0,
       ) as tf.Tensor4D
     );
-    // A convolution computes only the filters of this chunk (one at batch 1):
-    // the objective reads nothing else, and the layer's forward and backward
-    // work shrink by its filter count over the chunk's.
-    const narrow = canNarrowFilters(layer, mine.length) ? narrowFilters(layer, mine) : undefined;
-    const mask = tf.tidy(() => {
-      const hot = narrow ? tf.eye(mine.length) : tf.oneHot(tf.tensor1d(mine, "int32"), channels);
-      return hot.toFloat() as tf.Tensor2D;
-    });
+    const chunkOf = chunkFilters(layer, mine, channels);
     const objectiveOutput = (input: tf.Tensor) => {
       const forward = () => extractor.apply(input, { training: false }) as tf.Tensor4D;
-      const output = (options.objective ?? "pre-activation") === "pre-activation"
-        ? () => withLinearActivation(layer, forward)
-        : forward;
-      return narrow ? narrow.run(output) : output();
+      return chunkOf.run(() =>
+        (options.objective ?? "pre-activation") === "pre-activation"
+          ? withLinearActivation(layer, forward)
+          : forward()
+      );
     };
     // Each image's own filter, averaged over the map (less a border, 2nd edition).
     const filterMeans = (input: tf.Tensor) => {
@@ -215,7 +231,7 @@ async function ascendFilterPatterns(
       const inner = border > 0
         ? tf.slice(out, [0, border, border, 0], [-1, h - 2 * border, w - 2 * border, -1])
         : out;
-      return ownChannel(spatialMeans(inner as tf.Tensor4D), mask);
+      return chunkOf.own(spatialMeans(inner as tf.Tensor4D));
     };
     try {
       const { images } = await ascend(filterMeans, pixelImages(startImages), {
@@ -231,7 +247,7 @@ async function ascendFilterPatterns(
         const [means, change] = tf.tidy(() => {
           const out = objectiveOutput(images);
           return [
-            ownChannel(tf.mean(out, [1, 2]), mask),
+            chunkOf.own(tf.mean(out, [1, 2])),
             tf.div(tf.sqrt(tf.mean(tf.square(tf.sub(images, startImages)), [1, 2, 3])), pixel),
           ];
         });
@@ -245,8 +261,7 @@ async function ascendFilterPatterns(
       }
       return images;
     } finally {
-      mask.dispose();
-      narrow?.dispose();
+      chunkOf.dispose();
       startImages.dispose();
     }
   });
@@ -289,20 +304,14 @@ async function fourierPatterns(
     const n = mine.length;
     const random = new SeededRandom((options.seed ?? 0) + mine[0]);
     const optimizer = tf.train.adam(options.stepSize ?? 0.05);
-    // As in the pixel ascent: a convolution computes only this chunk's filters.
-    const narrow = canNarrowFilters(layer, n) ? narrowFilters(layer, mine) : undefined;
-    const mask = tf.tidy(() =>
-      (narrow ? tf.eye(n) : tf.oneHot(tf.tensor1d(mine, "int32"), channels))
-        .toFloat() as tf.Tensor2D
-    );
+    const chunkOf = chunkFilters(layer, mine, channels);
     const objective = (rendered: tf.Tensor4D) => {
       let x = lucidTransforms(rendered, random);
       // Fixed-size models get the transformed image resized back to their input.
       if (fixedH != null && fixedW != null) x = tf.image.resizeBilinear(x, [fixedH, fixedW]);
       const forward = () =>
         extractor.apply(tf.add(tf.mul(x, hi - lo), lo), { training: false }) as tf.Tensor4D;
-      const out = narrow ? narrow.run(forward) : forward();
-      return ownChannel(spatialMeans(out), mask);
+      return chunkOf.own(spatialMeans(chunkOf.run(forward)));
     };
     try {
       const { images } = await ascend(
@@ -329,8 +338,7 @@ async function fourierPatterns(
       return pixels;
     } finally {
       optimizer.dispose();
-      mask.dispose();
-      narrow?.dispose();
+      chunkOf.dispose();
     }
   });
   bar?.done();

@@ -1,6 +1,7 @@
 // convscope's own WASM SIMD kernels (4 channels per vector): the Winograd
 // F(2x2, 3x3) and F(4x4, 3x3) input and output transforms, the 2x2
-// max-pooling gradient, and a transposed im2col for filter gradients. Built by scripts/build_wasm.sh into simd_kernels.ts.
+// max-pooling gradient, and a transposed im2col for filter gradients. Built
+// by scripts/build_wasm.sh into simd_kernels.ts.
 //
 // These functions run on tfjs's own WASM memory, which they import: they
 // must not use any memory of their own (no static data, no stack arrays),
@@ -16,6 +17,16 @@ typedef v128_t v;
 #define ADD wasm_f32x4_add
 #define SUB wasm_f32x4_sub
 
+// Where item `index` of a [batch, rows, cols] grid (tiles, or output
+// positions) sits. Inlined: the module may keep nothing on a stack.
+typedef struct {
+  int n, y, x;
+} GridAt;
+static inline __attribute__((always_inline)) GridAt grid_at(int index, int rows, int cols) {
+  GridAt g = {index / (cols * rows), (index / cols) % rows, index % cols};
+  return g;
+}
+
 // V_k[t - first, c] = (B^T d B)_k for tiles t in [first, first + count)
 // (numbered over batch, tile rows, tile columns), d being the 4x4 input tile
 // at (2ty - padTop, 2tx - padLeft). Pixels outside the input read `zeros`
@@ -27,9 +38,8 @@ __attribute__((export_name("winograd_input"))) void winograd_input(
     f32* v9, f32* v10, f32* v11, f32* v12, f32* v13, f32* v14, f32* v15) {
   for (int tile = 0; tile < count; tile++) {
     int t = first + tile;
-    int tx = t % tilesW;
-    int ty = (t / tilesW) % tilesH;
-    int n = t / (tilesW * tilesH);
+    GridAt g = grid_at(t, tilesH, tilesW);
+    int n = g.n, ty = g.y, tx = g.x;
     const f32* p[16];
     for (int i = 0; i < 4; i++) {
       int y = 2 * ty - padTop + i;
@@ -96,9 +106,8 @@ __attribute__((export_name("winograd_output"))) void winograd_output(
   v vfloor = wasm_f32x4_splat(floor);
   for (int tile = 0; tile < count; tile++) {
     int t = first + tile;
-    int tx = t % tilesW;
-    int ty = (t / tilesW) % tilesH;
-    int n = t / (tilesW * tilesH);
+    GridAt g = grid_at(t, tilesH, tilesW);
+    int n = g.n, ty = g.y, tx = g.x;
     int yy = 2 * ty;
     int lastRow = yy + 1 >= outH;
     int xx = 2 * tx;
@@ -189,9 +198,8 @@ __attribute__((export_name("winograd4_input"))) void winograd4_input(
     const int* table) {
   for (int tile = 0; tile < count; tile++) {
     int t = first + tile;
-    int tx = t % tilesW;
-    int ty = (t / tilesW) % tilesH;
-    int n = t / (tilesW * tilesH);
+    GridAt g = grid_at(t, tilesH, tilesW);
+    int n = g.n, ty = g.y, tx = g.x;
     int y0 = 4 * ty - padTop, x0 = 4 * tx - padLeft;
     // Which rows and columns of the tile are inside the input.
     int rowOk[6], colOk[6];
@@ -245,9 +253,8 @@ __attribute__((export_name("winograd4_output"))) void winograd4_output(
   v vfloor = wasm_f32x4_splat(floor);
   for (int tile = 0; tile < count; tile++) {
     int t = first + tile;
-    int tx = t % tilesW;
-    int ty = (t / tilesW) % tilesH;
-    int n = t / (tilesW * tilesH);
+    GridAt g = grid_at(t, tilesH, tilesW);
+    int n = g.n, ty = g.y, tx = g.x;
     int yy = 4 * ty, xx = 4 * tx;
     int rows = outH - yy < 4 ? outH - yy : 4;
     int cols = outW - xx < 4 ? outW - xx : 4;
@@ -344,9 +351,8 @@ __attribute__((export_name("im2col_3x3_transposed"))) void im2col_3x3_transposed
   int j = 0;
   while (j < count) {
     int p = first + j;
-    int ox = p % outW;
-    int oy = (p / outW) % outH;
-    int n = p / (outW * outH);
+    GridAt g = grid_at(p, outH, outW);
+    int n = g.n, oy = g.y, ox = g.x;
     // Four positions along one output row whose 3x3 windows are all inside
     // the input: 4x4 blocks of (position, channel) are transposed in
     // registers and stored as rows of four positions.
