@@ -19,6 +19,9 @@ import {
   vgg16,
 } from "../mod.ts";
 import { median } from "./stats.ts";
+import { simdKernels, useRelaxedSimd } from "../src/backend/simd_module.ts";
+import { batchedProducts, panelIndex, simdCeilingJob } from "../src/backend/simd_jobs.ts";
+import type { WasmBackendLike } from "../src/backend/kernel_registry.ts";
 
 const args = Deno.args;
 const flag = (name: string) => args.includes(name);
@@ -121,6 +124,55 @@ function convFlops(model: tf.LayersModel, layerName: string, inputSize: [number,
 }
 
 console.error(`${backend}${stock ? " (stock input gradient)" : ""}: ${JSON.stringify(info)}`);
+
+// 0. The WASM SIMD ceiling on these threads, and the arithmetic the Winograd
+// path's products really do against it (the table's other GF/s are
+// direct-convolution equivalents).
+if (backend === "wasm" && !stock && winograd) {
+  const wasmBackend = tf.backend() as unknown as WasmBackendLike;
+  for (const relaxed of [true, false]) {
+    useRelaxedSimd(relaxed);
+    const simd = simdKernels(wasmBackend);
+    if (!simd || simd.relaxed !== relaxed) continue;
+    const name = relaxed
+      ? "WASM SIMD ceiling: fused multiply-add (relaxed SIMD)"
+      : "WASM SIMD ceiling: multiply, then add (plain SIMD)";
+    const units = 16, rounds = 200_000;
+    await time(name, () => {
+      simdCeilingJob(simd, wasmBackend, units, rounds);
+    }, { flops: 2 * units * rounds * 12 * 4, maxRuns: 9 });
+  }
+  useRelaxedSimd(true);
+  const simd = simdKernels(wasmBackend);
+  // block3_conv2 at batch 1, 150²: 100 tiles of F(4×4, 3×3), 36 products.
+  const [count, M, K, N] = [36, 100, 256, 256];
+  const flops = 2 * count * M * K * N;
+  const a = tf.randomNormal([count, M, K]);
+  const b = tf.randomNormal([count, K, N]);
+  if (simd) {
+    const values = b.dataSync();
+    const panels = new Float32Array(count * K * N);
+    for (let p = 0; p < count; p++) {
+      for (let k = 0; k < K; k++) {
+        for (let n = 0; n < N; n++) {
+          panels[p * K * N + panelIndex(k, n, K)] = values[(p * K + k) * N + n];
+        }
+      }
+    }
+    const packed = tf.tensor(panels);
+    const c = tf.zeros([count, M, N]);
+    await time("Winograd products, own jobs: 36 × [100×256]·[256×256] (block3_conv2)", () => {
+      batchedProducts(simd, wasmBackend, a, packed, c, count, M, K, N);
+    }, { flops });
+    tf.dispose([packed, c]);
+  }
+  const as = tf.unstack(a).map((m) => m.expandDims(0));
+  const bs = tf.unstack(b).map((m) => m.expandDims(0));
+  await time("Winograd products, XNNPACK one by one: the same 36", () => {
+    tf.dispose(as.map((m, i) => tf.matMul(m, bs[i])));
+  }, { flops });
+  tf.dispose([a, b, ...as, ...bs]);
+}
 
 // 1. Raw convolution speed against the SIMD ceiling.
 {

@@ -1,18 +1,21 @@
 #!/bin/sh
 # Rebuilds src/backend/wasm/simd_kernels.ts from simd_kernels.c (the Winograd
-# transforms, the max-pool gradient and a transposed im2col).
-# Dev-only (the built module is committed): needs Debian's clang-14, lld-14
-# and wabt: apt-get install -y --no-install-recommends clang-14 lld-14 wabt
+# transforms, the batched matrix products, the max-pool gradient and a
+# transposed im2col), in four builds: for tfjs's shared (threaded) or plain
+# memory, each with relaxed SIMD (fused multiply-add) and without.
+# Dev-only (the built modules are committed): needs Debian's clang-16, lld-16
+# and wabt: apt-get install -y --no-install-recommends clang-16 lld-16 wabt
 set -eu
 cd "$(dirname "$0")/../src/backend/wasm"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-for variant in shared plain; do
+for variant in shared plain shared_relaxed plain_relaxed; do
   extra=""
   # tfjs's threaded build runs on a shared memory of at most 4 GiB.
-  [ "$variant" = shared ] && extra="-matomics -mbulk-memory -Wl,--shared-memory -Wl,--max-memory=4294967296"
+  case "$variant" in shared*) extra="-matomics -mbulk-memory -Wl,--shared-memory -Wl,--max-memory=4294967296" ;; esac
+  case "$variant" in *relaxed) extra="$extra -mrelaxed-simd -DRELAXED" ;; esac
   # shellcheck disable=SC2086
-  clang-14 --target=wasm32 -O3 -msimd128 $extra -nostdlib -Wl,--no-entry -Wl,--import-memory \
+  clang-16 --target=wasm32 -O3 -msimd128 $extra -nostdlib -Wl,--no-entry -Wl,--import-memory \
     -o "$tmp/$variant.wasm" simd_kernels.c
   wasm2wat --enable-all "$tmp/$variant.wasm" > "$tmp/$variant.wat"
   # The module works inside tfjs's memory: it must own no bytes of it.
@@ -30,5 +33,11 @@ done
   echo ""
   echo "/** The module for tfjs's single-threaded build, base64. */"
   echo "export const PLAIN_MEMORY_MODULE = \"$(base64 -w0 "$tmp/plain.wasm")\";"
+  echo ""
+  echo "/** The threaded build's module with relaxed SIMD (fused multiply-add), base64. */"
+  echo "export const SHARED_MEMORY_RELAXED_MODULE = \"$(base64 -w0 "$tmp/shared_relaxed.wasm")\";"
+  echo ""
+  echo "/** The single-threaded build's module with relaxed SIMD, base64. */"
+  echo "export const PLAIN_MEMORY_RELAXED_MODULE = \"$(base64 -w0 "$tmp/plain_relaxed.wasm")\";"
 } > simd_kernels.ts
 echo "wrote src/backend/wasm/simd_kernels.ts"

@@ -3,11 +3,13 @@ import { assert, assertEquals } from "./assert.ts";
 import { initBackend } from "../src/backend/init.ts";
 import {
   tilesPerChunk,
+  useOwnWinogradProducts,
   useWinogradTile,
   winogradPlan,
   winogradTransforms,
 } from "../src/backend/winograd.ts";
 import { useSimdKernels } from "../src/backend/simd_module.ts";
+import { useSimdHelpers } from "../src/backend/simd_jobs.ts";
 import { conv2d } from "./fixtures/reference_forward.ts";
 import { tensorsWithDerivedData } from "../src/backend/kernel_registry.ts";
 
@@ -69,22 +71,38 @@ Deno.test("Winograd convolutions, fused bias+ReLU and input gradients match the 
     await tf.setBackend("cpu");
     const expected = run(c, 10 * i + 1); // seed 0 would mean "unseeded"
     await tf.setBackend("wasm");
-    // The JS transforms (F(2×2) only), then the SIMD module with each tile size.
-    for (const [simd, tile] of [[false, 2], [true, 2], [true, 4]] as const) {
+    // The JS transforms (F(2×2) only), then the SIMD module with each tile
+    // size, its products on XNNPACK or in its own jobs, with and without
+    // the helper threads.
+    const settings = [
+      [false, 2, false, true],
+      [true, 2, false, true],
+      [true, 4, false, true],
+      [true, 2, true, true],
+      [true, 4, true, true],
+      [true, 4, true, false],
+    ] as const;
+    for (const [simd, tile, own, helpers] of settings) {
       useSimdKernels(simd);
       useWinogradTile(tile);
+      useOwnWinogradProducts(own);
+      useSimdHelpers(helpers);
       const actual = run(c, 10 * i + 1);
       for (const [j, name] of ["conv2d", "fused conv2d + relu", "input gradient"].entries()) {
         assertEquals(actual[j].length, expected[j].length);
         const error = relativeError(actual[j], expected[j]);
         assert(
           error <= 1e-5,
-          `${name} ${JSON.stringify(c)} simd=${simd} F(${tile}×${tile}): relative error ${error}`,
+          `${name} ${
+            JSON.stringify(c)
+          } simd=${simd} own=${own} helpers=${helpers} F(${tile}×${tile}): relative error ${error}`,
         );
       }
     }
     useSimdKernels(true);
     useWinogradTile(undefined);
+    useOwnWinogradProducts(true);
+    useSimdHelpers(true);
   }
 });
 
@@ -183,11 +201,11 @@ Deno.test("Winograd: repeated calls leak no tensors or heap buffers; filter tran
   assertEquals(tf.memory().numTensors, tensors);
   assertEquals(backend.numDataIds(), dataIds);
   // The filter and its flipped copy each keep their 36 transformed matrices
-  // (F(4×4, 3×3) at 20×20).
+  // (F(4×4, 3×3) at 20×20), in one buffer of panels for the batched products.
   assertEquals(tensorsWithDerivedData(), derivedBefore + 2);
   k.dispose();
   assertEquals(tensorsWithDerivedData(), derivedBefore);
-  assertEquals(backend.numDataIds(), dataIds - 1 - 36 - 1 - 36);
+  assertEquals(backend.numDataIds(), dataIds - 1 - 1 - 1 - 1);
   x.dispose();
 });
 

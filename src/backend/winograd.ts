@@ -30,6 +30,7 @@ import {
   type WasmBackendLike,
 } from "./kernel_registry.ts";
 import { heapOffset, simdKernels } from "./simd_module.ts";
+import { panelIndex, winogradPass } from "./simd_jobs.ts";
 
 type TensorInfo = tf.TensorInfo;
 
@@ -52,6 +53,15 @@ export interface WinogradPlan {
 
 let enabled = true;
 let forcedTile: 2 | 4 | undefined;
+let ownProducts = true;
+
+/**
+ * Runs the Winograd products on the SIMD module's batched kernel (default)
+ * or, off, one by one on XNNPACK. For comparisons and tests.
+ */
+export function useOwnWinogradProducts(on: boolean): void {
+  ownProducts = on;
+}
 
 /**
  * Turns the Winograd path on or off (it is on after `initBackend()`); off,
@@ -154,14 +164,55 @@ function asF2(plan: WinogradPlan): WinogradPlan {
 }
 
 /**
- * `U_k = (G g Gᵀ)_k` for the 36 positions k of a 6×6 tile (F(4×4, 3×3)), as
- * 36 `[1, Cin, Cout]` matrices, from an HWIO 3×3 filter. Computed in float64.
+ * Where the filter transform writes: 16 or 36 `[1, Cin, Cout]` matrices for
+ * XNNPACK, or one `[positions, Cin, Cout]` tensor whose matrices are in
+ * {@linkcode batchedProducts}' panels of 8 columns.
  */
-export function transformFilter4(filter: TensorInfo, backend: WasmBackendLike): TensorInfo[] {
+export type FilterLayout = "matrices" | "panels";
+
+/** The transform's outputs for `layout`, and where plane value i goes in each. */
+function filterOutputs(
+  positions: number,
+  inC: number,
+  outC: number,
+  layout: FilterLayout,
+  backend: WasmBackendLike,
+): { out: TensorInfo[]; u: Float32Array[]; index: Int32Array | undefined } {
+  const plane = inC * outC;
+  if (layout === "matrices") {
+    const out = Array.from(
+      { length: positions },
+      () => backend.makeOutput([1, inC, outC], "float32"),
+    );
+    return {
+      out,
+      u: out.map((info) => backend.typedArrayFromHeap(info) as Float32Array),
+      index: undefined,
+    };
+  }
+  const info = backend.makeOutput([positions, inC, outC], "float32");
+  const all = backend.typedArrayFromHeap(info) as Float32Array;
+  const u = Array.from({ length: positions }, (_, k) => all.subarray(k * plane, (k + 1) * plane));
+  const index = new Int32Array(plane);
+  for (let ci = 0; ci < inC; ci++) {
+    for (let co = 0; co < outC; co++) index[ci * outC + co] = panelIndex(ci, co, inC);
+  }
+  return { out: [info], u, index };
+}
+
+/**
+ * `U_k = (G g Gᵀ)_k` for the 36 positions k of a 6×6 tile (F(4×4, 3×3)), as
+ * 36 `[1, Cin, Cout]` matrices (or in panels), from an HWIO 3×3 filter.
+ * Computed in float64.
+ */
+export function transformFilter4(
+  filter: TensorInfo,
+  backend: WasmBackendLike,
+  layout: FilterLayout = "matrices",
+): TensorInfo[] {
   const [, , inC, outC] = filter.shape;
   const g = backend.typedArrayFromHeap(filter);
-  const out = Array.from({ length: 36 }, () => backend.makeOutput([1, inC, outC], "float32"));
-  const u = out.map((info) => backend.typedArrayFromHeap(info));
+  const { out, u, index } = filterOutputs(36, inC, outC, layout, backend);
   const plane = inC * outC;
   // G (6×3), rows for the points 0, 1, -1, 2, -2, ∞.
   const G = [
@@ -187,7 +238,7 @@ export function transformFilter4(filter: TensorInfo, backend: WasmBackendLike): 
       const r0 = rows[3 * a], r1 = rows[3 * a + 1], r2 = rows[3 * a + 2];
       for (let b = 0; b < 6; b++) {
         const [c0, c1, c2] = G[b];
-        u[6 * a + b][i] = c0 * r0 + c1 * r1 + c2 * r2;
+        u[6 * a + b][index ? index[i] : i] = c0 * r0 + c1 * r1 + c2 * r2;
       }
     }
   }
@@ -196,17 +247,21 @@ export function transformFilter4(filter: TensorInfo, backend: WasmBackendLike): 
 
 /**
  * `U_k = (G g Gᵀ)_k` for the 16 positions k of a 4×4 tile, as 16 `[1, Cin,
- * Cout]` matrices, from an HWIO 3×3 filter.
+ * Cout]` matrices (or in panels), from an HWIO 3×3 filter.
  */
-export function transformFilter(filter: TensorInfo, backend: WasmBackendLike): TensorInfo[] {
+export function transformFilter(
+  filter: TensorInfo,
+  backend: WasmBackendLike,
+  layout: FilterLayout = "matrices",
+): TensorInfo[] {
   const [, , inC, outC] = filter.shape;
   const g = backend.typedArrayFromHeap(filter);
-  const out = Array.from({ length: 16 }, () => backend.makeOutput([1, inC, outC], "float32"));
-  const u = out.map((info) => backend.typedArrayFromHeap(info));
+  const { out, u, index } = filterOutputs(16, inC, outC, layout, backend);
   const [u0, u1, u2, u3, u4, u5, u6, u7] = u.slice(0, 8);
   const [u8, u9, u10, u11, u12, u13, u14, u15] = u.slice(8);
   const plane = inC * outC;
   for (let i = 0; i < plane; i++) {
+    const o = index ? index[i] : i;
     const g00 = g[i], g01 = g[plane + i], g02 = g[2 * plane + i];
     const g10 = g[3 * plane + i], g11 = g[4 * plane + i], g12 = g[5 * plane + i];
     const g20 = g[6 * plane + i], g21 = g[7 * plane + i], g22 = g[8 * plane + i];
@@ -216,11 +271,11 @@ export function transformFilter(filter: TensorInfo, backend: WasmBackendLike): T
     const r20 = 0.5 * (g00 - g10 + g20), r21 = 0.5 * (g01 - g11 + g21);
     const r22 = 0.5 * (g02 - g12 + g22);
     // (G g) Gᵀ: the same combination along each row.
-    u0[i] = g00, u1[i] = 0.5 * (g00 + g01 + g02), u2[i] = 0.5 * (g00 - g01 + g02), u3[i] = g02;
-    u4[i] = r10, u5[i] = 0.5 * (r10 + r11 + r12), u6[i] = 0.5 * (r10 - r11 + r12), u7[i] = r12;
-    u8[i] = r20, u9[i] = 0.5 * (r20 + r21 + r22), u10[i] = 0.5 * (r20 - r21 + r22), u11[i] = r22;
-    u12[i] = g20, u13[i] = 0.5 * (g20 + g21 + g22), u14[i] = 0.5 * (g20 - g21 + g22);
-    u15[i] = g22;
+    u0[o] = g00, u1[o] = 0.5 * (g00 + g01 + g02), u2[o] = 0.5 * (g00 - g01 + g02), u3[o] = g02;
+    u4[o] = r10, u5[o] = 0.5 * (r10 + r11 + r12), u6[o] = 0.5 * (r10 - r11 + r12), u7[o] = r12;
+    u8[o] = r20, u9[o] = 0.5 * (r20 + r21 + r22), u10[o] = 0.5 * (r20 - r21 + r22), u11[o] = r22;
+    u12[o] = g20, u13[o] = 0.5 * (g20 + g21 + g22), u14[o] = 0.5 * (g20 - g21 + g22);
+    u15[o] = g22;
   }
   return out;
 }
@@ -366,23 +421,14 @@ export function conv2DWinograd(
   // The JS transforms are F(2×2) only.
   if (!simd && plan.tile === 4) plan = asF2(plan);
   const four = plan.tile === 4;
-  const u = four
-    ? derivedFrom(backend, filter, "winograd4", () => transformFilter4(filter, backend))
-    : derivedFrom(backend, filter, "winograd", () => transformFilter(filter, backend));
-  const products = (v: TensorInfo[]) =>
-    v.map((vk, k) =>
-      runWasmKernel("BatchMatMul", backend, { a: vk, b: u[k] }, {
-        transposeA: false,
-        transposeB: false,
-      })
-    );
   // Every intermediate is freed when a pass ends, also when a kernel throws.
   const free = (infos: TensorInfo[]) => infos.forEach((info) => backend.disposeData(info.dataId));
   if (!simd) {
+    const u = derivedFrom(backend, filter, "winograd", () => transformFilter(filter, backend));
     const v = transformInput(x, plan, backend);
     let m: TensorInfo[] = [];
     try {
-      m = products(v);
+      m = xnnpackProducts(v, u, backend);
       free(v.splice(0));
       return transformOutput(m, plan, bias, relu, backend);
     } finally {
@@ -393,6 +439,17 @@ export function conv2DWinograd(
   const at = (info: TensorInfo) => heapOffset(backend, info);
   const { batch, inH, inW, inC, outH, outW, outC, padTop, padLeft, tilesH, tilesW } = plan;
   const positions = four ? 36 : 16;
+  // Where the output channels fill the SIMD module's 8-column panels, each
+  // pass is one job on every thread (transforms and products with fused
+  // multiply-adds); elsewhere the products run one by one on XNNPACK.
+  const own = ownProducts && outC % 8 === 0;
+  const layout: FilterLayout = own ? "panels" : "matrices";
+  const u = derivedFrom(
+    backend,
+    filter,
+    `winograd${four ? 4 : 2}-${layout}`,
+    () => (four ? transformFilter4 : transformFilter)(filter, backend, layout),
+  );
   const [input, output] = four
     ? [simd.winograd4Input, simd.winograd4Output]
     : [simd.winogradInput, simd.winogradOutput];
@@ -400,13 +457,12 @@ export function conv2DWinograd(
   const zero = at(zeros(backend, Math.max(inC, outC)));
   const total = batch * tilesH * tilesW;
   const chunk = tilesPerChunk(inC, outC, total, positions);
-  // F(2×2)'s kernels take their 16 buffers' addresses as arguments; F(4×4)'s
-  // take them from a table of 36 in tfjs's memory.
-  const table = four ? backend.makeOutput([36], "int32") : undefined;
+  // The batched passes take the addresses of V's and M's matrices from a
+  // table; so do F(4×4)'s kernels; F(2×2)'s take them as arguments.
+  const table = own || four ? backend.makeOutput([2 * positions], "int32") : undefined;
   const buffers = (infos: TensorInfo[]) => {
     if (!table) return infos.map(at);
-    const addresses = backend.typedArrayFromHeap(table) as unknown as Int32Array;
-    infos.forEach((info, k) => addresses[k] = at(info));
+    (backend.typedArrayFromHeap(table) as unknown as Int32Array).set(infos.map(at));
     return [at(table)];
   };
   try {
@@ -415,6 +471,36 @@ export function conv2DWinograd(
       const v: TensorInfo[] = [];
       let m: TensorInfo[] = [];
       try {
+        if (own) {
+          // One job: the transforms and the products, on every thread.
+          v.push(backend.makeOutput([positions, count, inC], "float32"));
+          m.push(backend.makeOutput([positions, count, outC], "float32"));
+          winogradPass(simd, backend, {
+            four,
+            x: at(x),
+            zeros: zero,
+            inH,
+            inW,
+            inC,
+            padTop,
+            padLeft,
+            tilesH,
+            tilesW,
+            first,
+            count,
+            v: at(v[0]),
+            u: at(u[0]),
+            m: at(m[0]),
+            bias: bias ? at(bias) : zero,
+            relu,
+            y: at(out),
+            outH,
+            outW,
+            outC,
+            table: table!,
+          });
+          continue;
+        }
         for (let k = 0; k < positions; k++) v.push(backend.makeOutput([1, count, inC], "float32"));
         input(
           at(x),
@@ -430,7 +516,7 @@ export function conv2DWinograd(
           count,
           ...buffers(v),
         );
-        m = products(v);
+        m = xnnpackProducts(v, u, backend);
         free(v.splice(0));
         output(
           ...buffers(m),
@@ -457,6 +543,16 @@ export function conv2DWinograd(
     if (table) backend.disposeData(table.dataId);
   }
   return out;
+}
+
+/** `V_k · U_k` for each position k, one XNNPACK product each. */
+function xnnpackProducts(v: TensorInfo[], u: TensorInfo[], backend: WasmBackendLike): TensorInfo[] {
+  return v.map((vk, k) =>
+    runWasmKernel("BatchMatMul", backend, { a: vk, b: u[k] }, {
+      transposeA: false,
+      transposeB: false,
+    })
+  );
 }
 
 /**

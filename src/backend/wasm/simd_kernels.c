@@ -31,12 +31,12 @@ static inline __attribute__((always_inline)) GridAt grid_at(int index, int rows,
 // (numbered over batch, tile rows, tile columns), d being the 4x4 input tile
 // at (2ty - padTop, 2tx - padLeft). Pixels outside the input read `zeros`
 // (C floats of 0).
-__attribute__((export_name("winograd_input"))) void winograd_input(
-    const f32* x, const f32* zeros, int inH, int inW, int C, int padTop,
+static inline __attribute__((always_inline)) void input2(
+    int skip, const f32* x, const f32* zeros, int inH, int inW, int C, int padTop,
     int padLeft, int tilesH, int tilesW, int first, int count, f32* v0,
     f32* v1, f32* v2, f32* v3, f32* v4, f32* v5, f32* v6, f32* v7, f32* v8,
     f32* v9, f32* v10, f32* v11, f32* v12, f32* v13, f32* v14, f32* v15) {
-  for (int tile = 0; tile < count; tile++) {
+  for (int tile = skip; tile < count; tile++) {
     int t = first + tile;
     GridAt g = grid_at(t, tilesH, tilesW);
     int n = g.n, ty = g.y, tx = g.x;
@@ -93,18 +93,27 @@ __attribute__((export_name("winograd_input"))) void winograd_input(
   }
 }
 
+__attribute__((export_name("winograd_input"))) void winograd_input(
+    const f32* x, const f32* zeros, int inH, int inW, int C, int padTop,
+    int padLeft, int tilesH, int tilesW, int first, int count, f32* v0,
+    f32* v1, f32* v2, f32* v3, f32* v4, f32* v5, f32* v6, f32* v7, f32* v8,
+    f32* v9, f32* v10, f32* v11, f32* v12, f32* v13, f32* v14, f32* v15) {
+  input2(0, x, zeros, inH, inW, C, padTop, padLeft, tilesH, tilesW, first, count, v0, v1, v2, v3,
+         v4, v5, v6, v7, v8, v9, v10, v11, v12, v13, v14, v15);
+}
+
 // y = A^T m A + bias for the 16 products of tiles [first, first + count),
 // then max(y, floor) (floor 0 for ReLU, -inf otherwise), into the NHWC
 // output; the last row and column of tiles may stick out of it. `bias` is C
 // floats (zeros if none).
-__attribute__((export_name("winograd_output"))) void winograd_output(
-    const f32* m0, const f32* m1, const f32* m2, const f32* m3, const f32* m4,
+static inline __attribute__((always_inline)) void output2(
+    int skip, const f32* m0, const f32* m1, const f32* m2, const f32* m3, const f32* m4,
     const f32* m5, const f32* m6, const f32* m7, const f32* m8, const f32* m9,
     const f32* m10, const f32* m11, const f32* m12, const f32* m13,
     const f32* m14, const f32* m15, const f32* bias, f32 floor, f32* y,
     int outH, int outW, int C, int tilesH, int tilesW, int first, int count) {
   v vfloor = wasm_f32x4_splat(floor);
-  for (int tile = 0; tile < count; tile++) {
+  for (int tile = skip; tile < count; tile++) {
     int t = first + tile;
     GridAt g = grid_at(t, tilesH, tilesW);
     int n = g.n, ty = g.y, tx = g.x;
@@ -153,6 +162,16 @@ __attribute__((export_name("winograd_output"))) void winograd_output(
   }
 }
 
+__attribute__((export_name("winograd_output"))) void winograd_output(
+    const f32* m0, const f32* m1, const f32* m2, const f32* m3, const f32* m4,
+    const f32* m5, const f32* m6, const f32* m7, const f32* m8, const f32* m9,
+    const f32* m10, const f32* m11, const f32* m12, const f32* m13,
+    const f32* m14, const f32* m15, const f32* bias, f32 floor, f32* y,
+    int outH, int outW, int C, int tilesH, int tilesW, int first, int count) {
+  output2(0, m0, m1, m2, m3, m4, m5, m6, m7, m8, m9, m10, m11, m12, m13, m14, m15, bias, floor, y,
+          outH, outW, C, tilesH, tilesW, first, count);
+}
+
 // ---------------------------------------------------------------------------
 // Winograd F(4x4, 3x3) (Lavin & Gray, 2016; interpolation points 0, 1, -1, 2,
 // -2, inf): 6x6 input tiles at stride 4, 36 products per tile. The 36
@@ -192,11 +211,11 @@ __attribute__((export_name("winograd_output"))) void winograd_output(
 // V_k[t - first, c] = (B^T d B)_k, d the 6x6 input tile at (4ty - padTop,
 // 4tx - padLeft); pixels outside the input read `zeros` (C floats of 0).
 // C must be a multiple of 4 (the plan takes F(2x2, 3x3) otherwise).
-__attribute__((export_name("winograd4_input"))) void winograd4_input(
-    const f32* x, const f32* zeros, int inH, int inW, int C, int padTop,
+static inline __attribute__((always_inline)) void input4(
+    int skip, const f32* x, const f32* zeros, int inH, int inW, int C, int padTop,
     int padLeft, int tilesH, int tilesW, int first, int count,
     const int* table) {
-  for (int tile = 0; tile < count; tile++) {
+  for (int tile = skip; tile < count; tile++) {
     int t = first + tile;
     GridAt g = grid_at(t, tilesH, tilesW);
     int n = g.n, ty = g.y, tx = g.x;
@@ -244,14 +263,21 @@ __attribute__((export_name("winograd4_input"))) void winograd4_input(
   }
 }
 
+__attribute__((export_name("winograd4_input"))) void winograd4_input(
+    const f32* x, const f32* zeros, int inH, int inW, int C, int padTop,
+    int padLeft, int tilesH, int tilesW, int first, int count,
+    const int* table) {
+  input4(0, x, zeros, inH, inW, C, padTop, padLeft, tilesH, tilesW, first, count, table);
+}
+
 // y = A^T m A + bias for the 36 products of tiles [first, first + count),
 // then max(y, floor), into the NHWC output; tiles at the bottom and right
 // edges may stick out. C must be a multiple of 4.
-__attribute__((export_name("winograd4_output"))) void winograd4_output(
-    const int* table, const f32* bias, f32 floor, f32* y, int outH, int outW,
+static inline __attribute__((always_inline)) void output4(
+    int skip, const int* table, const f32* bias, f32 floor, f32* y, int outH, int outW,
     int C, int tilesH, int tilesW, int first, int count) {
   v vfloor = wasm_f32x4_splat(floor);
-  for (int tile = 0; tile < count; tile++) {
+  for (int tile = skip; tile < count; tile++) {
     int t = first + tile;
     GridAt g = grid_at(t, tilesH, tilesW);
     int n = g.n, ty = g.y, tx = g.x;
@@ -287,6 +313,12 @@ __attribute__((export_name("winograd4_output"))) void winograd4_output(
 #undef OUT
     }
   }
+}
+
+__attribute__((export_name("winograd4_output"))) void winograd4_output(
+    const int* table, const f32* bias, f32 floor, f32* y, int outH, int outW,
+    int C, int tilesH, int tilesW, int first, int count) {
+  output4(0, table, bias, floor, y, outH, outW, C, tilesH, tilesW, first, count);
 }
 
 // ---------------------------------------------------------------------------
@@ -394,5 +426,239 @@ __attribute__((export_name("im2col_3x3_transposed"))) void im2col_3x3_transposed
       }
     }
     j++;
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Jobs that the main thread and helper threads run together (run_job):
+// batched matrix products, and whole Winograd passes (input transform,
+// products, output transform). A job is a block of int32 words in tfjs's
+// memory that lives as long as the backend:
+//   block[0..5]  the claim and done words of up to three phases,
+//   block[8..]   the job's arguments (JOB_* below).
+// A claim word holds the job's 16-bit generation, the phase's number of
+// units (8 bits) and the next unit to hand out (8 bits); a done word the
+// generation and the number of units finished. Every thread claims units
+// until none are left, so a thread that wakes up late for a job that has
+// ended claims nothing; and a thread reads the job's arguments only after a
+// successful claim, when the main thread cannot be rewriting them (it waits
+// for every claimed unit to finish).
+//
+// Batched products: C_p = A_p . B_p for p in [0, count): A_p is [M, K]
+// row-major at a + p*M*K, C_p is [M, N] row-major at c + p*M*N, and B_p is
+// [K, N] stored in panels of 8 columns (panel j holds K rows of 8 floats) at
+// b + p*K*N; N is a multiple of 8. Each thread packs A_p's rows into its own
+// scratch (ceil(M / 4) * 4 * K floats).
+//
+// The relaxed build multiplies and adds in one instruction (f32x4.relaxed_madd,
+// a fused multiply-add where the CPU has one); the plain build in two.
+#ifdef RELAXED
+typedef float f32x4_lanes __attribute__((__vector_size__(16)));
+#define MADD(a, b, c)                                                                \
+  ((v)__builtin_wasm_relaxed_madd_f32x4((f32x4_lanes)(a), (f32x4_lanes)(b), \
+                                        (f32x4_lanes)(c)))
+#else
+#define MADD(a, b, c) ADD(wasm_f32x4_mul(a, b), c)
+#endif
+
+// Rows of A in blocks of four, each block as K groups of its 4 rows' values,
+// so that the product's inner loop reads one block with one pointer.
+// `to` holds ceil(M / 4) * 4 * K floats.
+static inline __attribute__((always_inline)) void pack_rows4(const f32* a, f32* to, int M, int K) {
+  int i = 0;
+  for (; i + 4 <= M; i += 4) {
+    const f32* r0 = a + (long)i * K;
+    const f32 *r1 = r0 + K, *r2 = r1 + K, *r3 = r2 + K;
+    f32* d = to + (long)i * K;
+    int k = 0;
+    for (; k + 4 <= K; k += 4) {
+      v x0 = LD(r0 + k), x1 = LD(r1 + k), x2 = LD(r2 + k), x3 = LD(r3 + k);
+      v t0 = wasm_i32x4_shuffle(x0, x1, 0, 4, 1, 5);
+      v t1 = wasm_i32x4_shuffle(x2, x3, 0, 4, 1, 5);
+      v t2 = wasm_i32x4_shuffle(x0, x1, 2, 6, 3, 7);
+      v t3 = wasm_i32x4_shuffle(x2, x3, 2, 6, 3, 7);
+      ST(d + 4 * k, wasm_i32x4_shuffle(t0, t1, 0, 1, 4, 5));
+      ST(d + 4 * k + 4, wasm_i32x4_shuffle(t0, t1, 2, 3, 6, 7));
+      ST(d + 4 * k + 8, wasm_i32x4_shuffle(t2, t3, 0, 1, 4, 5));
+      ST(d + 4 * k + 12, wasm_i32x4_shuffle(t2, t3, 2, 3, 6, 7));
+    }
+    for (; k < K; k++) {
+      d[4 * k] = r0[k], d[4 * k + 1] = r1[k], d[4 * k + 2] = r2[k], d[4 * k + 3] = r3[k];
+    }
+  }
+  // The last M % 4 rows make a block too, padded with zero rows: one row
+  // alone would run two chains of dependent multiply-adds, four times slower.
+  if (i < M) {
+    f32* d = to + (long)i * K;
+    for (int k = 0; k < K; k++) {
+      for (int r = 0; r < 4; r++) d[4 * k + r] = i + r < M ? a[(long)(i + r) * K + k] : 0;
+    }
+  }
+}
+
+// Rows [row, row + rows) of C, rows <= 4, times panel j, from the packed
+// block of four rows at a0. Two vectors of 8 columns per row stay in
+// registers.
+static inline __attribute__((always_inline)) void panel_block(const f32* a0, const f32* panel,
+                                                              f32* c, int row, int rows, int j,
+                                                              int K, int N) {
+  v c0[4], c1[4];
+  for (int r = 0; r < 4; r++) c0[r] = c1[r] = wasm_f32x4_splat(0);
+  const f32* bp = panel;
+  const f32* ap = a0;
+  for (int k = 0; k < K; k++, bp += 8, ap += 4) {
+    v b0 = LD(bp), b1 = LD(bp + 4);
+    for (int r = 0; r < 4; r++) {
+      v x = wasm_v128_load32_splat(ap + r);
+      c0[r] = MADD(x, b0, c0[r]);
+      c1[r] = MADD(x, b1, c1[r]);
+    }
+  }
+  for (int r = 0; r < 4; r++) {
+    if (r < rows) {
+      ST(c + (long)(row + r) * N + 8 * j, c0[r]);
+      ST(c + (long)(row + r) * N + 8 * j + 4, c1[r]);
+    }
+  }
+}
+
+// C = A . B for A packed by pack_rows4. Each panel of B (K * 32 bytes) stays
+// in the L1 cache while every row block of A passes it.
+static inline __attribute__((always_inline)) void product_packed(const f32* a, const f32* b, f32* c,
+                                                                 int M, int K, int N) {
+  for (int j = 0; j < N / 8; j++) {
+    const f32* panel = b + (long)j * K * 8;
+    for (int row = 0; row < M; row += 4) {
+      panel_block(a + (long)row * K, panel, c, row, M - row < 4 ? M - row : 4, j, K, N);
+    }
+  }
+}
+
+enum { JOB_KIND = 8, JOB_SCRATCH, JOB_SCRATCH_FLOATS, JOB_ARGS };
+enum { JOB_PRODUCTS = 1, JOB_WINOGRAD = 2, JOB_CEILING = 3 };
+
+// The next unit of a phase of job `gen`, or -1 when there is none.
+static inline __attribute__((always_inline)) int claim(int* word, int gen) {
+  int old = __atomic_load_n(word, __ATOMIC_SEQ_CST);
+  for (;;) {
+    if ((old >> 16) != gen || (old & 0xff) >= ((old >> 8) & 0xff)) return -1;
+    if (__atomic_compare_exchange_n(word, &old, old + 1, 0, __ATOMIC_SEQ_CST,
+                                    __ATOMIC_SEQ_CST)) {
+      return old & 0xff;
+    }
+  }
+}
+
+static inline __attribute__((always_inline)) void finish(int* done) {
+  __atomic_fetch_add(done, 1, __ATOMIC_SEQ_CST);
+}
+
+// Waits until every unit of a phase is finished (or the job has ended).
+static inline __attribute__((always_inline)) void await_phase(int* claimWord, int* done, int gen) {
+  int units = (__atomic_load_n(claimWord, __ATOMIC_SEQ_CST) >> 8) & 0xff;
+  for (;;) {
+    int now = __atomic_load_n(done, __ATOMIC_SEQ_CST);
+    if ((now >> 16) != gen || (now & 0xffff) >= units) return;
+  }
+}
+
+static inline __attribute__((always_inline)) f32* thread_scratch(const int* job, int thread) {
+  return (f32*)job[JOB_SCRATCH] + (long)thread * job[JOB_SCRATCH_FLOATS];
+}
+
+static inline __attribute__((always_inline)) void product_unit(int p, const int* args,
+                                                               f32* scratch) {
+  const f32* a = (const f32*)args[0];
+  const f32* b = (const f32*)args[1];
+  f32* c = (f32*)args[2];
+  int M = args[4], K = args[5], N = args[6];
+  pack_rows4(a + (long)p * M * K, scratch, M, K);
+  product_packed(scratch, b + (long)p * K * N, c + (long)p * M * N, M, K, N);
+}
+
+// A Winograd pass's arguments (after JOB_ARGS).
+enum {
+  W_FOUR, W_X, W_ZEROS, W_IN_H, W_IN_W, W_IN_C, W_PAD_TOP, W_PAD_LEFT, W_TILES_H, W_TILES_W,
+  W_FIRST, W_COUNT, W_V, W_U, W_M, W_BIAS, W_RELU, W_Y, W_OUT_H, W_OUT_W, W_OUT_C, W_UNIT_TILES,
+  W_TABLE
+};
+
+// Tiles [unit * unitTiles, ...) of the pass's input transform (phase 0) or
+// output transform (phase 2). V and M hold their 16 or 36 matrices one after
+// another; the table lists their addresses, V's first, then M's.
+static inline __attribute__((always_inline)) void transform_unit(int phase, int unit,
+                                                                 const int* w) {
+  int count = w[W_COUNT], unitTiles = w[W_UNIT_TILES];
+  int skip = unit * unitTiles;
+  int end = skip + unitTiles < count ? skip + unitTiles : count;
+  int positions = w[W_FOUR] ? 36 : 16;
+  const int* table = (const int*)w[W_TABLE];
+  const int* vt = table;
+  const int* mt = table + positions;
+  const f32* x = (const f32*)w[W_X];
+  const f32* zeros = (const f32*)w[W_ZEROS];
+  const f32* bias = (const f32*)w[W_BIAS];
+  f32 floor = w[W_RELU] ? 0.0f : -__builtin_inff();
+  f32* y = (f32*)w[W_Y];
+  if (phase == 0 && w[W_FOUR]) {
+    input4(skip, x, zeros, w[W_IN_H], w[W_IN_W], w[W_IN_C], w[W_PAD_TOP], w[W_PAD_LEFT],
+           w[W_TILES_H], w[W_TILES_W], w[W_FIRST], end, vt);
+  } else if (phase == 0) {
+#define T(k) (f32*)vt[k]
+    input2(skip, x, zeros, w[W_IN_H], w[W_IN_W], w[W_IN_C], w[W_PAD_TOP], w[W_PAD_LEFT],
+           w[W_TILES_H], w[W_TILES_W], w[W_FIRST], end, T(0), T(1), T(2), T(3), T(4), T(5), T(6),
+           T(7), T(8), T(9), T(10), T(11), T(12), T(13), T(14), T(15));
+#undef T
+  } else if (w[W_FOUR]) {
+    output4(skip, mt, bias, floor, y, w[W_OUT_H], w[W_OUT_W], w[W_OUT_C], w[W_TILES_H],
+            w[W_TILES_W], w[W_FIRST], end);
+  } else {
+#define T(k) (const f32*)mt[k]
+    output2(skip, T(0), T(1), T(2), T(3), T(4), T(5), T(6), T(7), T(8), T(9), T(10), T(11),
+            T(12), T(13), T(14), T(15), bias, floor, y, w[W_OUT_H], w[W_OUT_W], w[W_OUT_C],
+            w[W_TILES_H], w[W_TILES_W], w[W_FIRST], end);
+#undef T
+  }
+}
+
+// The benchmark's ceiling: one unit is args[0] rounds of 12 independent
+// vector multiply-adds (4 lanes each) with no memory traffic, as many chains
+// as it takes to keep the multiply-add units busy; what it returns is
+// written to the thread's scratch so that the work cannot be dropped.
+static inline __attribute__((always_inline)) void ceiling_unit(const int* args, f32* scratch) {
+  v acc[12];
+  for (int r = 0; r < 12; r++) acc[r] = wasm_f32x4_splat(0.001f * r);
+  v scale = wasm_f32x4_splat(0.999f), step = wasm_f32x4_splat(0.001f);
+  for (int i = 0; i < args[0]; i++) {
+    for (int r = 0; r < 12; r++) acc[r] = MADD(acc[r], scale, step);
+  }
+  v sum = acc[0];
+  for (int r = 1; r < 12; r++) sum = ADD(sum, acc[r]);
+  ST(scratch, sum);
+}
+
+// Runs units of job `gen` on `block` until every phase is done; `thread`
+// picks the scratch area (0 is the main thread).
+__attribute__((export_name("run_job"))) void run_job(int* block, int thread, int gen) {
+  const int* args = block + JOB_ARGS;
+  for (int phase = 0; phase < 3; phase++) {
+    int* claimWord = block + 2 * phase;
+    int* done = claimWord + 1;
+    for (int unit; (unit = claim(claimWord, gen)) >= 0; finish(done)) {
+      int kind = block[JOB_KIND];
+      if (kind == JOB_PRODUCTS) {
+        product_unit(unit, args, thread_scratch(block, thread));
+      } else if (kind == JOB_CEILING) {
+        ceiling_unit(args, thread_scratch(block, thread));
+
+      } else if (phase == 1) {
+        int w[7] = {args[W_V], args[W_U], args[W_M], 0, args[W_COUNT], args[W_IN_C],
+                    args[W_OUT_C]};
+        product_unit(unit, w, thread_scratch(block, thread));
+      } else {
+        transform_unit(phase, unit, args);
+      }
+    }
+    await_phase(claimWord, done, gen);
   }
 }

@@ -1,0 +1,312 @@
+/**
+ * Jobs on convscope's SIMD module that the main thread and helper threads run
+ * together on tfjs's shared WASM memory: batched matrix products
+ * `C_p = A_p · B_p`, and whole Winograd passes (input transform, products,
+ * output transform).
+ *
+ * The Winograd path's 16 or 36 products per pass went to XNNPACK one by one,
+ * each a separate dispatch to its thread pool with separate multiply and add
+ * instructions, and its transforms ran on the main thread alone. Here one
+ * job hands a whole pass to the module's `run_job`, with fused multiply-adds
+ * in the products (the relaxed-SIMD build, where it validates). The main
+ * thread and one helper per further tfjs thread claim its units (tiles to
+ * transform, products) from counters in the shared memory. A helper is a
+ * `node:worker_threads` worker that instantiates the same module on the same
+ * memory and sleeps in `Atomics.wait` between jobs; it is unref'd, so it never
+ * keeps the process alive. Where the memory is not shared (tfjs's
+ * single-threaded build) or no worker can start, the main thread runs every
+ * unit itself.
+ *
+ * @module
+ */
+import type * as tf from "@tensorflow/tfjs";
+import { getThreadsCount } from "@tensorflow/tfjs-backend-wasm";
+import { Worker } from "node:worker_threads";
+import type { WasmBackendLike } from "./kernel_registry.ts";
+import { heapOffset, type SimdKernels } from "./simd_module.ts";
+
+/**
+ * A helper's loop. `control[0]` is a sequence number, odd while the main
+ * thread writes a job and even once it is published; the job's generation
+ * is half of it. The job itself is in the block in tfjs's memory.
+ */
+const HELPER_SOURCE = `
+const { parentPort } = require("node:worker_threads");
+parentPort.once("message", ({ module, memory, control, block, thread }) => {
+  const run = new WebAssembly.Instance(module, { env: { memory } }).exports.run_job;
+  let seen = Atomics.load(control, 0);
+  for (;;) {
+    let sequence = Atomics.load(control, 0);
+    // A short spin first: a training step or an ascent hands out jobs
+    // fractions of a millisecond apart.
+    for (let spin = 0; sequence === seen && spin < 4000; spin++) sequence = Atomics.load(control, 0);
+    if (sequence === seen) {
+      Atomics.wait(control, 0, seen);
+      continue;
+    }
+    if (sequence & 1) continue;
+    seen = sequence;
+    run(block, thread, (sequence >> 1) & 0xffff);
+  }
+});
+`;
+
+/** Words of the job block (see `run_job` in simd_kernels.c). */
+const BLOCK_WORDS = 64;
+const JOB_KIND = 8, JOB_SCRATCH = 9, JOB_SCRATCH_FLOATS = 10, JOB_ARGS = 11;
+const JOB_PRODUCTS = 1, JOB_WINOGRAD = 2, JOB_CEILING = 3;
+/** A phase hands out at most this many units (8 bits of its claim word). */
+const MAX_UNITS = 255;
+
+interface Pool {
+  helpers: number;
+  control: Int32Array;
+  /** The job block, `BLOCK_WORDS` int32 words in tfjs's memory. */
+  block: tf.TensorInfo;
+}
+
+const pools = new WeakMap<SimdKernels, Pool>();
+let helpersOn = true;
+
+/**
+ * Lets the helper threads take part (default) or, off, runs every job on
+ * the main thread. For tests and comparisons.
+ */
+export function useSimdHelpers(on: boolean): void {
+  helpersOn = on;
+}
+
+function pool(simd: SimdKernels, backend: WasmBackendLike): Pool {
+  let found = pools.get(simd);
+  if (found) return found;
+  const block = backend.makeOutput([BLOCK_WORDS], "int32");
+  (backend.typedArrayFromHeap(block) as unknown as Int32Array).fill(0);
+  const shared = typeof SharedArrayBuffer !== "undefined" &&
+    simd.memory.buffer instanceof SharedArrayBuffer;
+  const control = new Int32Array(shared ? new SharedArrayBuffer(16) : new ArrayBuffer(16));
+  const wanted = shared ? Math.max(0, threads() - 1) : 0;
+  let helpers = 0;
+  try {
+    for (let thread = 1; thread <= wanted; thread++) {
+      const helper = new Worker(HELPER_SOURCE, { eval: true });
+      helper.postMessage({
+        module: simd.module,
+        memory: simd.memory,
+        control,
+        block: heapOffset(backend, block),
+        thread,
+      });
+      helper.unref();
+      helpers++;
+    }
+  } catch {
+    // No workers here: the main thread runs every unit (helpers that did
+    // start still help; the counters hand out whatever they do not take).
+  }
+  found = { helpers, control, block };
+  pools.set(simd, found);
+  return found;
+}
+
+function threads(): number {
+  try {
+    return getThreadsCount();
+  } catch {
+    return 1;
+  }
+}
+
+/** A helper that claimed a unit never finishing it means it died: fail instead of hanging. */
+const HELPER_TIMEOUT_MS = 30_000;
+
+/**
+ * Runs one job: `units` are the unit counts of its (up to three) phases,
+ * `args` its arguments, `scratchFloats` each thread's scratch.
+ */
+function runJob(
+  simd: SimdKernels,
+  backend: WasmBackendLike,
+  kind: number,
+  units: number[],
+  args: number[],
+  scratchFloats: number,
+): void {
+  const { helpers, control, block } = pool(simd, backend);
+  const threadsUsed = helpers + 1;
+  const scratch = backend.makeOutput([Math.max(1, threadsUsed * scratchFloats)], "float32");
+  try {
+    const blockAt = heapOffset(backend, block);
+    const words = new Int32Array(simd.memory.buffer, blockAt, BLOCK_WORDS);
+    const sequence = Atomics.add(control, 0, 1) + 1; // odd: writing
+    const gen = ((sequence + 1) >> 1) & 0xffff;
+    for (let phase = 0; phase < 3; phase++) {
+      Atomics.store(words, 2 * phase, (gen << 16) | ((units[phase] ?? 0) << 8));
+      Atomics.store(words, 2 * phase + 1, gen << 16);
+    }
+    words[JOB_KIND] = kind;
+    words[JOB_SCRATCH] = heapOffset(backend, scratch);
+    words[JOB_SCRATCH_FLOATS] = scratchFloats;
+    words.set(args, JOB_ARGS);
+    const publish = helpers > 0 && helpersOn;
+    // Unpublished, the job stays the main thread's alone.
+    Atomics.store(control, 0, publish ? sequence + 1 : sequence - 1);
+    if (publish) Atomics.notify(control, 0);
+    simd.runJob(blockAt, 0, gen);
+    // The main thread ran out of units to claim; wait for the helpers' last ones.
+    const last = units.length - 1;
+    const done = (gen << 16) | units[last];
+    if (Atomics.load(words, 2 * last + 1) !== done) {
+      const started = performance.now();
+      for (let spin = 1; Atomics.load(words, 2 * last + 1) !== done; spin++) {
+        if ((spin & 0xffff) === 0 && performance.now() - started > HELPER_TIMEOUT_MS) {
+          throw new Error("convscope: a SIMD helper thread stopped responding");
+        }
+      }
+    }
+  } finally {
+    backend.disposeData(scratch.dataId);
+  }
+}
+
+/** Floats of one thread's scratch for packing the rows of an `[M, K]` matrix. */
+function packedRows(M: number, K: number): number {
+  return Math.ceil(M / 4) * 4 * K;
+}
+
+/**
+ * `C_p = A_p · B_p` for `p < count`: `a` holds `count` row-major `[M, K]`
+ * matrices, `c` receives `count` row-major `[M, N]` ones, and `b` holds
+ * `count` `[K, N]` matrices in panels of 8 columns (see
+ * {@linkcode panelIndex}). N must be a multiple of 8.
+ */
+export function batchedProducts(
+  simd: SimdKernels,
+  backend: WasmBackendLike,
+  a: tf.TensorInfo,
+  b: tf.TensorInfo,
+  c: tf.TensorInfo,
+  count: number,
+  M: number,
+  K: number,
+  N: number,
+): void {
+  if (N % 8 !== 0) throw new Error(`batchedProducts: N = ${N} is not a multiple of 8`);
+  if (count > MAX_UNITS) throw new Error(`batchedProducts: ${count} products in one call`);
+  const at = (info: tf.TensorInfo) => heapOffset(backend, info);
+  runJob(
+    simd,
+    backend,
+    JOB_PRODUCTS,
+    [count],
+    [at(a), at(b), at(c), count, M, K, N],
+    packedRows(M, K),
+  );
+}
+
+/** One pass of a Winograd convolution, as `conv2DWinograd` lays it out. */
+export interface WinogradPassArgs {
+  four: boolean;
+  x: number;
+  zeros: number;
+  inH: number;
+  inW: number;
+  inC: number;
+  padTop: number;
+  padLeft: number;
+  tilesH: number;
+  tilesW: number;
+  /** The pass's tiles: [first, first + count). */
+  first: number;
+  count: number;
+  /** The transformed inputs, 16 or 36 `[count, inC]` matrices one after another. */
+  v: number;
+  /** The transformed filter in panels (16 or 36 `[inC, outC]`). */
+  u: number;
+  /** The products, 16 or 36 `[count, outC]` matrices one after another. */
+  m: number;
+  bias: number;
+  relu: boolean;
+  y: number;
+  outH: number;
+  outW: number;
+  outC: number;
+  /** A scratch table of 2 × positions int32 words. */
+  table: tf.TensorInfo;
+}
+
+/**
+ * A whole Winograd pass as one job: input transform, products (outC a
+ * multiple of 8), output transform with bias and ReLU.
+ */
+export function winogradPass(
+  simd: SimdKernels,
+  backend: WasmBackendLike,
+  pass: WinogradPassArgs,
+): void {
+  const positions = pass.four ? 36 : 16;
+  if (pass.outC % 8 !== 0) throw new Error(`winogradPass: ${pass.outC} output channels`);
+  const addresses = backend.typedArrayFromHeap(pass.table) as unknown as Int32Array;
+  for (let k = 0; k < positions; k++) {
+    addresses[k] = pass.v + 4 * k * pass.count * pass.inC;
+    addresses[positions + k] = pass.m + 4 * k * pass.count * pass.outC;
+  }
+  const unitTiles = Math.ceil(pass.count / MAX_UNITS);
+  const tileUnits = Math.ceil(pass.count / unitTiles);
+  runJob(simd, backend, JOB_WINOGRAD, [tileUnits, positions, tileUnits], [
+    pass.four ? 1 : 0,
+    pass.x,
+    pass.zeros,
+    pass.inH,
+    pass.inW,
+    pass.inC,
+    pass.padTop,
+    pass.padLeft,
+    pass.tilesH,
+    pass.tilesW,
+    pass.first,
+    pass.count,
+    pass.v,
+    pass.u,
+    pass.m,
+    pass.bias,
+    pass.relu ? 1 : 0,
+    pass.y,
+    pass.outH,
+    pass.outW,
+    pass.outC,
+    unitTiles,
+    heapOffset(backend, pass.table),
+  ], packedRows(pass.count, pass.inC));
+}
+
+/**
+ * The multiply-add ceiling of this runtime's WASM SIMD on the job threads:
+ * `units` × `rounds` × 12 independent vector multiply-adds with no memory
+ * traffic, shared out like any job; returns the multiply-adds done (× 4
+ * lanes), for the benchmark to divide by its time.
+ */
+export function simdCeilingJob(
+  simd: SimdKernels,
+  backend: WasmBackendLike,
+  units: number,
+  rounds: number,
+): number {
+  if (units > MAX_UNITS) throw new Error(`simdCeilingJob: ${units} units in one job`);
+  runJob(simd, backend, JOB_CEILING, [units], [rounds], 4);
+  return units * rounds * 12 * 4;
+}
+
+/**
+ * Where value (k, n) of a `[K, N]` matrix sits in the panel layout that
+ * {@linkcode batchedProducts} reads: panels of 8 columns, each K rows of 8.
+ *
+ * @example
+ * ```ts
+ * import { panelIndex } from "./simd_jobs.ts";
+ * // Row 2, column 9 of a [4, 16] matrix: panel 1 (columns 8-15), its row 2, lane 1.
+ * if (panelIndex(2, 9, 4) !== 32 + 2 * 8 + 1) throw new Error("panel layout");
+ * ```
+ */
+export function panelIndex(k: number, n: number, K: number): number {
+  return ((n >> 3) * K + k) * 8 + (n & 7);
+}
