@@ -118,6 +118,8 @@ function threads(): number {
 
 /** A helper that claimed a unit never finishing it means it died: fail instead of hanging. */
 const HELPER_TIMEOUT_MS = 30_000;
+/** How long the main thread spins for the helpers' last units before it sleeps. */
+const SPIN_MS = 0.5;
 
 /**
  * Runs one job: `units` are the unit counts of its (up to three) phases,
@@ -155,12 +157,14 @@ function runJob(
     // The main thread ran out of units to claim; wait for the helpers' last ones.
     const last = units.length - 1;
     const done = (gen << 16) | units[last];
-    if (Atomics.load(words, 2 * last + 1) !== done) {
-      const started = performance.now();
-      for (let spin = 1; Atomics.load(words, 2 * last + 1) !== done; spin++) {
-        if ((spin & 0xffff) === 0 && performance.now() - started > HELPER_TIMEOUT_MS) {
-          throw new Error("convscope: a SIMD helper thread stopped responding");
-        }
+    // A spin of up to SPIN_MS, then sleeps that the helper finishing the last
+    // unit cuts short (so that a descheduled helper gets the core back).
+    const started = performance.now();
+    for (let spin = 0, now; (now = Atomics.load(words, 2 * last + 1)) !== done; spin++) {
+      if ((spin & 1023) !== 1023 || performance.now() - started < SPIN_MS) continue;
+      if (helpers > 0) Atomics.wait(words, 2 * last + 1, now, 1);
+      if (performance.now() - started > HELPER_TIMEOUT_MS) {
+        throw new Error("convscope: a SIMD helper thread stopped responding");
       }
     }
   } finally {

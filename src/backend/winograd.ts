@@ -2,23 +2,24 @@
  * 3×3, stride-1 convolutions on the tfjs WASM backend by Winograd's minimal
  * filtering F(4×4, 3×3) or F(2×2, 3×3) (Lavin & Gray, 2016).
  *
- * XNNPACK's matrix product does a multiply-add about as fast as its direct
- * convolution (~40 GFLOP/s on two cores here), and F(2×2, 3×3) turns a
- * convolution into 16 independent products `V_k · U_k` of `[tiles, Cin] ×
- * [Cin, Cout]` with 2.25× fewer multiply-adds: every 4×4 input tile is transformed (`Bᵀ d B`), the
- * 16 products run on XNNPACK, and each 4×4 result becomes a 2×2 output tile
- * (`Aᵀ m A`) with the bias and ReLU applied on the way out. F(4×4, 3×3)
- * does the same with 6×6 input tiles, 36 products and 4×4 output tiles: 4×
- * fewer multiply-adds than a direct convolution, 1.78× fewer than F(2×2)
- * where the image is large, less where the last tiles stick out (a 9×9 map
- * takes nine 4×4 tiles), so the plan takes whichever does fewer. The filter's
- * transform `G g Gᵀ` is computed once per filter buffer and kept with it, so
- * XNNPACK packs the 16 matrices once too. Every VGG16 convolution, the seed
+ * F(2×2, 3×3) turns a convolution into 16 independent products `V_k · U_k`
+ * of `[tiles, Cin] × [Cin, Cout]` with 2.25× fewer multiply-adds: every 4×4
+ * input tile is transformed (`Bᵀ d B`), the 16 products run, and each 4×4
+ * result becomes a 2×2 output tile (`Aᵀ m A`) with the bias and ReLU applied
+ * on the way out. F(4×4, 3×3) does the same with 6×6 input tiles, 36
+ * products and 4×4 output tiles: 4× fewer multiply-adds than a direct
+ * convolution, 1.78× fewer than F(2×2) where the image is large, less where
+ * the last tiles stick out (a 9×9 map takes nine 4×4 tiles), so the plan
+ * takes whichever does fewer. The filter's transform `G g Gᵀ` is computed
+ * once per filter buffer and kept with it. Every VGG16 convolution, the seed
  * convnet's deeper ones, and all their input gradients are this shape.
  *
- * The tile transforms run in convscope's WASM SIMD module (`simd_module.ts`)
- * on tfjs's own memory; where it cannot load (no SIMD), F(2×2, 3×3)'s
- * transforms run in JS.
+ * With convscope's WASM SIMD module (`simd_module.ts`), each pass of tiles is
+ * one job on every thread (`simd_jobs.ts`): the transforms and the products
+ * (fused multiply-adds, the filter in 8-column panels). Where the output
+ * channels are not a multiple of 8, the module's transforms run on the main
+ * thread and the products on XNNPACK one by one; where the module cannot
+ * load (no SIMD), F(2×2, 3×3)'s transforms run in JS.
  *
  * @module
  */
@@ -56,8 +57,8 @@ let forcedTile: 2 | 4 | undefined;
 let ownProducts = true;
 
 /**
- * Runs the Winograd products on the SIMD module's batched kernel (default)
- * or, off, one by one on XNNPACK. For comparisons and tests.
+ * Runs each Winograd pass as one SIMD job on every thread (default) or, off,
+ * its products one by one on XNNPACK. For comparisons and tests.
  */
 export function useOwnWinogradProducts(on: boolean): void {
   ownProducts = on;
@@ -165,8 +166,8 @@ function asF2(plan: WinogradPlan): WinogradPlan {
 
 /**
  * Where the filter transform writes: 16 or 36 `[1, Cin, Cout]` matrices for
- * XNNPACK, or one `[positions, Cin, Cout]` tensor whose matrices are in
- * {@linkcode batchedProducts}' panels of 8 columns.
+ * XNNPACK, or one `[positions, Cin, Cout]` tensor whose matrices are in the
+ * SIMD jobs' panels of 8 columns (`panelIndex`).
  */
 export type FilterLayout = "matrices" | "panels";
 

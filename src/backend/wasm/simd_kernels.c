@@ -549,8 +549,15 @@ static inline __attribute__((always_inline)) int claim(int* word, int gen) {
   }
 }
 
-static inline __attribute__((always_inline)) void finish(int* done) {
-  __atomic_fetch_add(done, 1, __ATOMIC_SEQ_CST);
+// Counts a finished unit; the one that finishes the phase wakes the main
+// thread if it went to sleep waiting for it (shared memory only).
+static inline __attribute__((always_inline)) void finish(int* done, int units) {
+  int now = __atomic_add_fetch(done, 1, __ATOMIC_SEQ_CST);
+#ifdef __wasm_atomics__
+  if ((now & 0xffff) == units) __builtin_wasm_memory_atomic_notify(done, 1u << 30);
+#else
+  (void)now, (void)units;
+#endif
 }
 
 // Waits until every unit of a phase is finished (or the job has ended).
@@ -644,7 +651,8 @@ __attribute__((export_name("run_job"))) void run_job(int* block, int thread, int
   for (int phase = 0; phase < 3; phase++) {
     int* claimWord = block + 2 * phase;
     int* done = claimWord + 1;
-    for (int unit; (unit = claim(claimWord, gen)) >= 0; finish(done)) {
+    int units = (__atomic_load_n(claimWord, __ATOMIC_SEQ_CST) >> 8) & 0xff;
+    for (int unit; (unit = claim(claimWord, gen)) >= 0; finish(done, units)) {
       int kind = block[JOB_KIND];
       if (kind == JOB_PRODUCTS) {
         product_unit(unit, args, thread_scratch(block, thread));
