@@ -120,6 +120,8 @@ function threads(): number {
 const HELPER_TIMEOUT_MS = 30_000;
 /** How long the main thread spins for the helpers' last units before it sleeps. */
 const SPIN_MS = 0.5;
+/** A longer gap between two of the main thread's checks means the process was suspended. */
+const SUSPENDED_MS = 1000;
 
 /**
  * Runs one job: `units` are the unit counts of its (up to three) phases,
@@ -159,9 +161,15 @@ function runJob(
     const done = (gen << 16) | units[last];
     // A spin of up to SPIN_MS, then sleeps that the helper finishing the last
     // unit cuts short (so that a descheduled helper gets the core back).
-    const started = performance.now();
+    let started = performance.now(), checked = started;
     for (let spin = 0, now; (now = Atomics.load(words, 2 * last + 1)) !== done; spin++) {
-      if ((spin & 1023) !== 1023 || performance.now() - started < SPIN_MS) continue;
+      if ((spin & 1023) !== 1023) continue;
+      const time = performance.now();
+      // A gap between two checks means the whole process was suspended
+      // (SIGSTOP, a laptop's sleep): the helper was too, so the wait restarts.
+      if (time - checked > SUSPENDED_MS) started = time;
+      checked = time;
+      if (time - started < SPIN_MS) continue;
       if (helpers > 0) Atomics.wait(words, 2 * last + 1, now, 1);
       if (performance.now() - started > HELPER_TIMEOUT_MS) {
         throw new Error("convscope: a SIMD helper thread stopped responding");
