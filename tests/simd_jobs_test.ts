@@ -109,3 +109,36 @@ Deno.test("batched products: 2,000 calls leave the WASM heap and the buffers fla
   assertEquals(backend.numDataIds(), buffers);
   tf.dispose([a, b, c]);
 });
+
+Deno.test({
+  name: "a process suspended in the middle of a job (SIGSTOP) carries on when it resumes",
+  ignore: Deno.build.os === "windows",
+  fn: async () => {
+    const child = new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", new URL("./_suspended_jobs.ts", import.meta.url).pathname],
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+    let out = "";
+    while (!out.includes("ready")) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      out += value;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    // Longer than the child's 1 s helper timeout, while it runs jobs.
+    Deno.kill(child.pid, "SIGSTOP");
+    await new Promise((resolve) => setTimeout(resolve, 2500));
+    Deno.kill(child.pid, "SIGCONT");
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      out += value;
+    }
+    const status = await child.status;
+    const stderr = await new Response(child.stderr).text();
+    assert(status.success, `the child failed: ${stderr}`);
+    assert(out.includes("done:"), out);
+  },
+});

@@ -117,7 +117,12 @@ function threads(): number {
 }
 
 /** A helper that claimed a unit never finishing it means it died: fail instead of hanging. */
-const HELPER_TIMEOUT_MS = 30_000;
+let helperTimeoutMs = 30_000;
+
+/** Sets how long the main thread waits for a helper's unit before it fails (tests). */
+export function setHelperTimeout(ms: number): void {
+  helperTimeoutMs = ms;
+}
 /** How long the main thread spins for the helpers' last units before it sleeps. */
 const SPIN_MS = 0.5;
 /** A longer gap between two of the main thread's checks means the process was suspended. */
@@ -171,7 +176,7 @@ function runJob(
       checked = time;
       if (time - started < SPIN_MS) continue;
       if (helpers > 0) Atomics.wait(words, 2 * last + 1, now, 1);
-      if (performance.now() - started > HELPER_TIMEOUT_MS) {
+      if (performance.now() - started > helperTimeoutMs) {
         throw new Error("convscope: a SIMD helper thread stopped responding");
       }
     }
