@@ -116,17 +116,33 @@ function threads(): number {
   }
 }
 
-/** A helper that claimed a unit never finishing it means it died: fail instead of hanging. */
-let helperTimeoutMs = 30_000;
-
-/** Sets how long the main thread waits for a helper's unit before it fails (tests). */
-export function setHelperTimeout(ms: number): void {
-  helperTimeoutMs = ms;
+/**
+ * The main thread's clock while it waits for the helpers' last units: it
+ * spins for `spinMs`, then sleeps in short waits, and gives up after
+ * `timeoutMs` of waiting (a helper that claimed a unit and never finished it
+ * has died: fail instead of hanging). A gap of more than `suspendedMs`
+ * between two readings means the whole process was suspended (SIGSTOP, a
+ * laptop's sleep), the helpers with it, so the wait starts over.
+ */
+export class WaitClock {
+  #started: number;
+  #last: number;
+  constructor(
+    now: number,
+    readonly timeoutMs = 30_000,
+    readonly spinMs = 0.5,
+    readonly suspendedMs = 1000,
+  ) {
+    this.#started = this.#last = now;
+  }
+  /** What to do at time `now`: keep spinning, sleep a little, or fail. */
+  next(now: number): "spin" | "sleep" | "timeout" {
+    if (now - this.#last > this.suspendedMs) this.#started = now;
+    this.#last = now;
+    const waited = now - this.#started;
+    return waited > this.timeoutMs ? "timeout" : waited < this.spinMs ? "spin" : "sleep";
+  }
 }
-/** How long the main thread spins for the helpers' last units before it sleeps. */
-const SPIN_MS = 0.5;
-/** A longer gap between two of the main thread's checks means the process was suspended. */
-const SUSPENDED_MS = 1000;
 
 /**
  * Runs one job: `units` are the unit counts of its (up to three) phases,
@@ -164,21 +180,16 @@ function runJob(
     // The main thread ran out of units to claim; wait for the helpers' last ones.
     const last = units.length - 1;
     const done = (gen << 16) | units[last];
-    // A spin of up to SPIN_MS, then sleeps that the helper finishing the last
-    // unit cuts short (so that a descheduled helper gets the core back).
-    let started = performance.now(), checked = started;
+    // A spin, then sleeps that the helper finishing the last unit cuts short
+    // (so that a descheduled helper gets the core back).
+    const clock = new WaitClock(performance.now());
     for (let spin = 0, now; (now = Atomics.load(words, 2 * last + 1)) !== done; spin++) {
       if ((spin & 1023) !== 1023) continue;
-      const time = performance.now();
-      // A gap between two checks means the whole process was suspended
-      // (SIGSTOP, a laptop's sleep): the helper was too, so the wait restarts.
-      if (time - checked > SUSPENDED_MS) started = time;
-      checked = time;
-      if (time - started < SPIN_MS) continue;
-      if (helpers > 0) Atomics.wait(words, 2 * last + 1, now, 1);
-      if (performance.now() - started > helperTimeoutMs) {
+      const action = clock.next(performance.now());
+      if (action === "timeout") {
         throw new Error("convscope: a SIMD helper thread stopped responding");
       }
+      if (action === "sleep" && helpers > 0) Atomics.wait(words, 2 * last + 1, now, 1);
     }
   } finally {
     backend.disposeData(scratch.dataId);
