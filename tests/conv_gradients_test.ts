@@ -384,3 +384,44 @@ Deno.test("3×3 filter gradients as im2col products, in blocks of positions, mat
   assertEquals(wasmHeapBytes(), heap);
   tf.dispose([x, w]);
 });
+
+Deno.test("input gradients of first layers (1–4 input channels, 3×3, stride 1) match the cpu backend at the chapter's sizes", async () => {
+  // VGG16's block1_conv1 and the book convnet's conv2d_1 at 150², a grey
+  // picture, and odd shapes with both paddings.
+  const cases: { x: [number, number, number, number]; co: number; pad: "valid" | "same" }[] = [
+    { x: [1, 150, 150, 3], co: 64, pad: "same" },
+    { x: [2, 150, 150, 3], co: 32, pad: "valid" },
+    { x: [3, 17, 23, 1], co: 8, pad: "same" },
+    { x: [2, 9, 7, 4], co: 12, pad: "valid" },
+    { x: [1, 5, 6, 2], co: 4, pad: "same" },
+  ];
+  const gradient = (c: (typeof cases)[number], seed: number) =>
+    tf.tidy(() => {
+      const x = tf.randomNormal(c.x, 0, 1, "float32", 10 + seed) as tf.Tensor4D;
+      const k = tf.randomNormal([3, 3, c.x[3], c.co], 0, 0.2, "float32", 20 + seed) as tf.Tensor4D;
+      const dy = tf.randomNormal(tf.conv2d(x, k, 1, c.pad).shape, 0, 1, "float32", 30 + seed);
+      const dx = tf.grad((xi: tf.Tensor) =>
+        tf.sum(tf.mul(tf.conv2d(xi as tf.Tensor4D, k, 1, c.pad), dy))
+      )(x);
+      return dx.dataSync() as Float32Array;
+    });
+  const { useFewChannelInputGradients } = await import("../src/backend/conv_gradients.ts");
+  const { useSimdHelpers } = await import("../src/backend/simd_jobs.ts");
+  for (const [i, c] of cases.entries()) {
+    await tf.setBackend("cpu");
+    const expected = gradient(c, i);
+    await tf.setBackend("wasm");
+    // The SIMD module's job, with and without the helper threads, and XNNPACK.
+    for (const [own, helpers] of [[true, true], [true, false], [false, true]]) {
+      useFewChannelInputGradients(own);
+      useSimdHelpers(helpers);
+      const actual = gradient(c, i);
+      assert(
+        relErr(actual, expected) <= 1e-5,
+        `${JSON.stringify(c)} own=${own} helpers=${helpers}: ${relErr(actual, expected)}`,
+      );
+    }
+    useFewChannelInputGradients(true);
+    useSimdHelpers(true);
+  }
+});

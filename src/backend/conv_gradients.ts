@@ -20,6 +20,7 @@ import {
   withScratch,
 } from "./kernel_registry.ts";
 import { heapOffset, simdKernels } from "./simd_module.ts";
+import { fewChannelInputGradient } from "./simd_jobs.ts";
 
 type TensorInfo = tf.TensorInfo;
 type Pad = number | "valid" | "same" | number[][];
@@ -115,6 +116,17 @@ function cropNegativePadding(
   };
 }
 
+let fewChannelPath = true;
+
+/**
+ * Runs the input gradients of first layers (at most 4 input channels, 3×3,
+ * stride 1) as the SIMD module's own job (default) or, off, as XNNPACK
+ * convolutions like every other input gradient. For comparisons and tests.
+ */
+export function useFewChannelInputGradients(on: boolean): void {
+  fewChannelPath = on;
+}
+
 /**
  * The input gradient convolves with the filter flipped in space and with its
  * channel axes swapped. Computing that per call costs more than the
@@ -150,6 +162,30 @@ export function conv2DBackpropInputViaConv(
     );
     const { filterHeight: kh, filterWidth: kw, strideHeight: sh, strideWidth: sw } = info;
     const [, inH, inW] = attrs.inputShape;
+    // A first layer reading a picture: as a convolution its input gradient
+    // has 3 output channels, which XNNPACK runs at a fraction of its speed.
+    const simd = simdKernels(backend);
+    const [, , inC, outC] = filter.shape;
+    if (
+      fewChannelPath && simd && kh === 3 && kw === 3 && sh === 1 && sw === 1 && inC <= 4 &&
+      outC % 4 === 0 &&
+      info.dilationHeight === 1 && info.dilationWidth === 1 && dy.dtype === "float32"
+    ) {
+      const dx = backend.makeOutput([...attrs.inputShape], "float32");
+      try {
+        fewChannelInputGradient(simd, backend, {
+          dy,
+          w: filter,
+          dx,
+          padTop: info.padInfo.top,
+          padLeft: info.padInfo.left,
+        });
+      } catch (error) {
+        backend.disposeData(dx.dataId);
+        throw error;
+      }
+      return dx;
+    }
     const swapped = flippedFilter(filter, backend);
     const dilated = dilateSpatially(scratch, dy, sh, sw);
     const top = kh - 1 - info.padInfo.top;

@@ -54,7 +54,7 @@ parentPort.once("message", ({ module, memory, control, block, thread }) => {
 /** Words of the job block (see `run_job` in simd_kernels.c). */
 const BLOCK_WORDS = 64;
 const JOB_KIND = 8, JOB_SCRATCH = 9, JOB_SCRATCH_FLOATS = 10, JOB_ARGS = 11;
-const JOB_PRODUCTS = 1, JOB_WINOGRAD = 2, JOB_CEILING = 3;
+const JOB_PRODUCTS = 1, JOB_WINOGRAD = 2, JOB_CEILING = 3, JOB_FEW_CHANNEL_INPUT_GRADIENT = 4;
 /** A phase hands out at most this many units (8 bits of its claim word). */
 const MAX_UNITS = 255;
 
@@ -305,6 +305,49 @@ export function winogradPass(
     unitTiles,
     heapOffset(backend, pass.table),
   ], packedRows(pass.count, pass.inC));
+}
+
+/**
+ * The input gradient of a 3×3, stride-1 convolution whose input has at most
+ * 4 channels (a first layer reading a picture) as one job: `dx` (`[batch,
+ * inH, inW, inC]`) from `dy` (`[batch, outH, outW, outC]`, outC a multiple
+ * of 4) and the HWIO filter `w`; `padTop`/`padLeft` are the forward
+ * convolution's.
+ */
+export function fewChannelInputGradient(
+  simd: SimdKernels,
+  backend: WasmBackendLike,
+  g: {
+    dy: tf.TensorInfo;
+    w: tf.TensorInfo;
+    dx: tf.TensorInfo;
+    padTop: number;
+    padLeft: number;
+  },
+): void {
+  const [batch, inH, inW, inC] = g.dx.shape;
+  const [, outH, outW, outC] = g.dy.shape;
+  if (inC > 4 || outC % 4 !== 0) {
+    throw new Error(`fewChannelInputGradient: ${inC} → ${outC} channels`);
+  }
+  const rows = batch * inH;
+  const unitRows = Math.ceil(rows / MAX_UNITS);
+  const at = (info: tf.TensorInfo) => heapOffset(backend, info);
+  runJob(simd, backend, JOB_FEW_CHANNEL_INPUT_GRADIENT, [Math.ceil(rows / unitRows)], [
+    at(g.dy),
+    at(g.w),
+    at(g.dx),
+    inH,
+    inW,
+    inC,
+    outH,
+    outW,
+    outC,
+    g.padTop,
+    g.padLeft,
+    rows,
+    unitRows,
+  ], 0);
 }
 
 /**

@@ -535,7 +535,7 @@ static inline __attribute__((always_inline)) void product_packed(const f32* a, c
 }
 
 enum { JOB_KIND = 8, JOB_SCRATCH, JOB_SCRATCH_FLOATS, JOB_ARGS };
-enum { JOB_PRODUCTS = 1, JOB_WINOGRAD = 2, JOB_CEILING = 3 };
+enum { JOB_PRODUCTS = 1, JOB_WINOGRAD = 2, JOB_CEILING = 3, JOB_FEW_CHANNEL_INPUT_GRADIENT = 4 };
 
 // The next unit of a phase of job `gen`, or -1 when there is none.
 static inline __attribute__((always_inline)) int claim(int* word, int gen) {
@@ -644,6 +644,63 @@ static inline __attribute__((always_inline)) void ceiling_unit(const int* args, 
   ST(scratch, sum);
 }
 
+// The input gradient of a 3x3, stride-1 convolution whose input has at most
+// 4 channels (a first layer reading a picture), with Co output channels, Co
+// a multiple of 4 (after JOB_ARGS): dx[n, iy, ix, ci] is the sum over the
+// taps (a, b) and co of dy[n, iy - a + padTop, ix - b + padLeft, co] *
+// w[a, b, ci, co], w in HWIO. As a convolution (the flipped filter), this
+// has 3 output channels, a shape XNNPACK runs at a fraction of its speed;
+// here each pixel's Ci sums run along dy's channels, 4 at a time, and one
+// unit is `unitRows` rows of dx.
+enum {
+  I_DY, I_W, I_DX, I_IN_H, I_IN_W, I_IN_C, I_OUT_H, I_OUT_W, I_OUT_C, I_PAD_TOP, I_PAD_LEFT,
+  I_ROWS, I_UNIT_ROWS
+};
+
+static inline __attribute__((always_inline)) f32 lane_sum(v x) {
+  return wasm_f32x4_extract_lane(x, 0) + wasm_f32x4_extract_lane(x, 1) +
+         wasm_f32x4_extract_lane(x, 2) + wasm_f32x4_extract_lane(x, 3);
+}
+
+static inline __attribute__((always_inline)) void few_channel_input_gradient_unit(int unit,
+                                                                                  const int* g) {
+  const f32* dy = (const f32*)g[I_DY];
+  const f32* w = (const f32*)g[I_W];
+  f32* dx = (f32*)g[I_DX];
+  int inH = g[I_IN_H], inW = g[I_IN_W], Ci = g[I_IN_C];
+  int outH = g[I_OUT_H], outW = g[I_OUT_W], Co = g[I_OUT_C];
+  int first = unit * g[I_UNIT_ROWS];
+  int end = first + g[I_UNIT_ROWS] < g[I_ROWS] ? first + g[I_UNIT_ROWS] : g[I_ROWS];
+  for (int row = first; row < end; row++) {
+    int n = row / inH, iy = row % inH;
+    for (int ix = 0; ix < inW; ix++) {
+      v acc0 = wasm_f32x4_splat(0), acc1 = acc0, acc2 = acc0, acc3 = acc0;
+      for (int a = 0; a < 3; a++) {
+        int oy = iy - a + g[I_PAD_TOP];
+        if (oy < 0 || oy >= outH) continue;
+        for (int b = 0; b < 3; b++) {
+          int ox = ix - b + g[I_PAD_LEFT];
+          if (ox < 0 || ox >= outW) continue;
+          const f32* d = dy + ((long)(n * outH + oy) * outW + ox) * Co;
+          const f32* wt = w + (long)(a * 3 + b) * Ci * Co;
+          for (int co = 0; co < Co; co += 4) {
+            v dv = LD(d + co);
+            acc0 = MADD(dv, LD(wt + co), acc0);
+            if (Ci > 1) acc1 = MADD(dv, LD(wt + Co + co), acc1);
+            if (Ci > 2) acc2 = MADD(dv, LD(wt + 2 * Co + co), acc2);
+            if (Ci > 3) acc3 = MADD(dv, LD(wt + 3 * Co + co), acc3);
+          }
+        }
+      }
+      f32* out = dx + ((long)(n * inH + iy) * inW + ix) * Ci;
+      out[0] = lane_sum(acc0);
+      if (Ci > 1) out[1] = lane_sum(acc1);
+      if (Ci > 2) out[2] = lane_sum(acc2);
+      if (Ci > 3) out[3] = lane_sum(acc3);
+    }
+  }
+}
+
 // Runs units of job `gen` on `block` until every phase is done; `thread`
 // picks the scratch area (0 is the main thread).
 __attribute__((export_name("run_job"))) void run_job(int* block, int thread, int gen) {
@@ -658,6 +715,8 @@ __attribute__((export_name("run_job"))) void run_job(int* block, int thread, int
         product_unit(unit, args, thread_scratch(block, thread));
       } else if (kind == JOB_CEILING) {
         ceiling_unit(args, thread_scratch(block, thread));
+      } else if (kind == JOB_FEW_CHANNEL_INPUT_GRADIENT) {
+        few_channel_input_gradient_unit(unit, args);
 
       } else if (phase == 1) {
         int w[7] = {args[W_V], args[W_U], args[W_M], 0, args[W_COUNT], args[W_IN_C],
