@@ -425,3 +425,32 @@ Deno.test("input gradients of first layers (1–4 input channels, 3×3, stride 1
     useSimdHelpers(true);
   }
 });
+
+Deno.test("ReLU's gradient kernel (y > 0 ? dy : 0) matches tfjs's dy · step(y), at real sizes and odd lengths", async () => {
+  const { reluGradientOf, RELU_GRADIENT_KERNEL } = await import("../src/backend/relu_gradient.ts");
+  assert(tf.getKernel(RELU_GRADIENT_KERNEL, "wasm"), "registered on wasm");
+  const { useSimdHelpers } = await import("../src/backend/simd_jobs.ts");
+  for (const shape of [[12, 150, 150, 64], [1, 37, 37, 256], [3, 5, 7, 3], [1]]) {
+    for (const helpers of [true, false]) {
+      useSimdHelpers(helpers);
+      tf.tidy(() => {
+        // Zeros and negative zeros in y too: ReLU's output has many.
+        const values = tf.relu(tf.randomNormal(shape, 0, 1, "float32", 7)).dataSync();
+        values[values.length - 1] = Number.NaN; // a NaN passes on as NaN
+        const y = tf.tensor(values, shape);
+        const dy = tf.randomNormal(shape, 0, 1, "float32", 8);
+        const expected = tf.mul(dy, tf.step(y)).dataSync();
+        const actual = reluGradientOf(dy, y).dataSync();
+        assertEquals(actual.length, expected.length);
+        for (let i = 0; i < actual.length; i++) {
+          if (!Object.is(actual[i], expected[i]) && !(actual[i] === 0 && expected[i] === 0)) {
+            throw new Error(
+              `${shape} helpers=${helpers}: value ${i}: ${actual[i]} vs ${expected[i]}`,
+            );
+          }
+        }
+      });
+    }
+  }
+  useSimdHelpers(true);
+});

@@ -14,6 +14,7 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
+import { reluGradientOf } from "./relu_gradient.ts";
 
 /** The kernel name; its gradient is registered with tfjs. */
 export const FUSED_CONV_KERNEL = "ConvscopeFusedConv2D";
@@ -61,7 +62,7 @@ function registerKernelAndGradient(): void {
       const [x, filter, y] = saved;
       const { strides, pad, activation } = attrs as unknown as FusedAttrs;
       // ReLU's derivative from its output: y > 0 exactly where the input was.
-      const g = activation === "relu" ? tf.mul(dy as tf.Tensor, tf.step(y)) : dy as tf.Tensor;
+      const g = activation === "relu" ? reluGradientOf(dy as tf.Tensor, y) : dy as tf.Tensor;
       const conv = { strides, pad, dataFormat: "NHWC" };
       return {
         x: () =>

@@ -11,6 +11,7 @@ import { registerWasmConvGradients } from "./conv_gradients.ts";
 import { registerWasmPoolGradients } from "./pool_gradients.ts";
 import { registerWasmSharedIdentity } from "./shared_identity.ts";
 import { registerWasmMatMul } from "./matmul.ts";
+import { registerWasmReluGradient } from "./relu_gradient.ts";
 import { useFastHeapReads } from "./fast_read.ts";
 import { useFusedConvGradients } from "./fused_conv_grad.ts";
 import { registerWasmReductions } from "./reductions.ts";
@@ -54,6 +55,7 @@ function useFastKernels(fast: boolean): void {
     registerWasmMatMul();
     registerWasmReductions();
     registerWasmWinograd();
+    registerWasmReluGradient();
   }
 }
 

@@ -535,7 +535,10 @@ static inline __attribute__((always_inline)) void product_packed(const f32* a, c
 }
 
 enum { JOB_KIND = 8, JOB_SCRATCH, JOB_SCRATCH_FLOATS, JOB_ARGS };
-enum { JOB_PRODUCTS = 1, JOB_WINOGRAD = 2, JOB_CEILING = 3, JOB_FEW_CHANNEL_INPUT_GRADIENT = 4 };
+enum {
+  JOB_PRODUCTS = 1, JOB_WINOGRAD = 2, JOB_CEILING = 3, JOB_FEW_CHANNEL_INPUT_GRADIENT = 4,
+  JOB_RELU_GRADIENT = 5
+};
 
 // The next unit of a phase of job `gen`, or -1 when there is none.
 static inline __attribute__((always_inline)) int claim(int* word, int gen) {
@@ -701,6 +704,25 @@ static inline __attribute__((always_inline)) void few_channel_input_gradient_uni
   }
 }
 
+// ReLU's gradient from its output (after JOB_ARGS): out = y > 0 ? dy : 0 for
+// `count` values, `unitValues` per unit (a multiple of 4).
+static inline __attribute__((always_inline)) void relu_gradient_unit(int unit, const int* r) {
+  const f32* dy = (const f32*)r[0];
+  const f32* y = (const f32*)r[1];
+  f32* out = (f32*)r[2];
+  long first = (long)unit * r[4];
+  long end = first + r[4] < r[3] ? first + r[4] : r[3];
+  long i = first;
+  v zero = wasm_f32x4_splat(0);
+  // A NaN in y passes on as NaN, as dy * step(y) would.
+  for (; i + 4 <= end; i += 4) {
+    v yv = LD(y + i);
+    v kept = wasm_v128_and(LD(dy + i), wasm_f32x4_gt(yv, zero));
+    ST(out + i, wasm_v128_or(kept, wasm_v128_and(yv, wasm_f32x4_ne(yv, yv))));
+  }
+  for (; i < end; i++) out[i] = y[i] > 0 ? dy[i] : y[i] != y[i] ? y[i] : 0;
+}
+
 // Runs units of job `gen` on `block` until every phase is done; `thread`
 // picks the scratch area (0 is the main thread).
 __attribute__((export_name("run_job"))) void run_job(int* block, int thread, int gen) {
@@ -717,6 +739,8 @@ __attribute__((export_name("run_job"))) void run_job(int* block, int thread, int
         ceiling_unit(args, thread_scratch(block, thread));
       } else if (kind == JOB_FEW_CHANNEL_INPUT_GRADIENT) {
         few_channel_input_gradient_unit(unit, args);
+      } else if (kind == JOB_RELU_GRADIENT) {
+        relu_gradient_unit(unit, args);
 
       } else if (phase == 1) {
         int w[7] = {args[W_V], args[W_U], args[W_M], 0, args[W_COUNT], args[W_IN_C],
