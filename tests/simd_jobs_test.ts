@@ -130,3 +130,14 @@ Deno.test("the wait for the helpers fails after 30 s of waiting, but starts over
   assertEquals(suspended.next(30_000), "spin");
   for (let t = 30_001; t <= 31_000; t++) assert(suspended.next(t) !== "timeout");
 });
+
+Deno.test("jobs keep running past 2^15 and 2^16 of them in one process (the generation wraps)", () => {
+  // The training stopped after 32,768 jobs once: a generation of 2^15 made
+  // the claim word negative and no unit could be claimed.
+  const backend = tf.backend() as unknown as WasmBackendLike;
+  const simd = simdKernels(backend)!;
+  const a = tf.ones([2, 4, 8]), b = tf.ones([2, 8, 8]), c = tf.zeros([2, 4, 8]);
+  for (let i = 0; i < 70_000; i++) batchedProducts(simd, backend, a, b, c, 2, 4, 8, 8);
+  assertEquals([...c.dataSync()], new Array(64).fill(8));
+  tf.dispose([a, b, c]);
+});

@@ -46,7 +46,7 @@ parentPort.once("message", ({ module, memory, control, block, thread }) => {
     }
     if (sequence & 1) continue;
     seen = sequence;
-    run(block, thread, (sequence >> 1) & 0xffff);
+    run(block, thread, (sequence >> 1) & 0x7fff);
   }
 });
 `;
@@ -166,7 +166,8 @@ function runJob(
     const blockAt = heapOffset(backend, block);
     const words = new Int32Array(simd.memory.buffer, blockAt, BLOCK_WORDS);
     const sequence = Atomics.add(control, 0, 1) + 1; // odd: writing
-    const gen = ((sequence + 1) >> 1) & 0xffff;
+    // 15 bits: (gen << 16) stays a positive int32 on both sides.
+    const gen = ((sequence + 1) >> 1) & 0x7fff;
     for (let phase = 0; phase < 3; phase++) {
       Atomics.store(words, 2 * phase, (gen << 16) | ((units[phase] ?? 0) << 8));
       Atomics.store(words, 2 * phase + 1, gen << 16);

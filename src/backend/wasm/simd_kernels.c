@@ -436,7 +436,7 @@ __attribute__((export_name("im2col_3x3_transposed"))) void im2col_3x3_transposed
 // memory that lives as long as the backend:
 //   block[0..5]  the claim and done words of up to three phases,
 //   block[8..]   the job's arguments (JOB_* below).
-// A claim word holds the job's 16-bit generation, the phase's number of
+// A claim word holds the job's 15-bit generation, the phase's number of
 // units (8 bits) and the next unit to hand out (8 bits); a done word the
 // generation and the number of units finished. Every thread claims units
 // until none are left, so a thread that wakes up late for a job that has
@@ -544,7 +544,7 @@ enum {
 static inline __attribute__((always_inline)) int claim(int* word, int gen) {
   int old = __atomic_load_n(word, __ATOMIC_SEQ_CST);
   for (;;) {
-    if ((old >> 16) != gen || (old & 0xff) >= ((old >> 8) & 0xff)) return -1;
+    if ((int)((unsigned)old >> 16) != gen || (old & 0xff) >= ((old >> 8) & 0xff)) return -1;
     if (__atomic_compare_exchange_n(word, &old, old + 1, 0, __ATOMIC_SEQ_CST,
                                     __ATOMIC_SEQ_CST)) {
       return old & 0xff;
@@ -568,7 +568,7 @@ static inline __attribute__((always_inline)) void await_phase(int* claimWord, in
   int units = (__atomic_load_n(claimWord, __ATOMIC_SEQ_CST) >> 8) & 0xff;
   for (;;) {
     int now = __atomic_load_n(done, __ATOMIC_SEQ_CST);
-    if ((now >> 16) != gen || (now & 0xffff) >= units) return;
+    if ((int)((unsigned)now >> 16) != gen || (now & 0xffff) >= units) return;
   }
 }
 
