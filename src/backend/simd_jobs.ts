@@ -1,8 +1,9 @@
 /**
  * Jobs on convscope's SIMD module that the main thread and helper threads run
  * together on tfjs's shared WASM memory: batched matrix products
- * `C_p = A_p · B_p`, and whole Winograd passes (input transform, products,
- * output transform).
+ * `C_p = A_p · B_p`, whole Winograd passes (input transform, products,
+ * output transform), the input gradient of first layers (at most 4 input
+ * channels), ReLU's gradient, and the benchmark's SIMD ceiling.
  *
  * The Winograd path's 16 or 36 products per pass went to XNNPACK one by one,
  * each a separate dispatch to its thread pool with separate multiply and add
