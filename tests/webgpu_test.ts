@@ -171,7 +171,10 @@ const TOLERANCE: [RegExp, number, "relative" | "absolute" | "mean"][] = [
   [/heatmap$/, 1e-4, "relative"],
   [/prediction$/, 1e-5, "absolute"],
   [/^saliency/, 1e-4, "relative"],
-  [/^filter patterns, pixels/, 2, "absolute"],
+  // Five RMS-normalised steps carry rounding-order differences into the
+  // 8-bit picture: on the model shipped at 84.3 %, wasm against cpu differs by
+  // up to 3 levels too (28 of 270,000 values by more than 1).
+  [/^filter patterns, pixels/, 3, "absolute"],
   [/^filter patterns, fourier/, 2e-2, "mean"],
   [/^class maximisation scores/, 1e-2, "relative"],
   [/^class maximisation images/, 2e-2, "mean"],
