@@ -20,7 +20,7 @@ import {
 } from "../mod.ts";
 import { median } from "./stats.ts";
 import { simdKernels, useRelaxedSimd } from "../src/backend/simd_module.ts";
-import { batchedProducts, panelIndex, simdCeilingJob } from "../src/backend/simd_jobs.ts";
+import { batchedProducts, simdCeilingJob, toPanels } from "../src/backend/simd_jobs.ts";
 import type { WasmBackendLike } from "../src/backend/kernel_registry.ts";
 
 const args = Deno.args;
@@ -151,14 +151,7 @@ if (backend === "wasm" && !stock && winograd) {
   const b = tf.randomNormal([count, K, N]);
   if (simd) {
     const values = b.dataSync();
-    const panels = new Float32Array(count * K * N);
-    for (let p = 0; p < count; p++) {
-      for (let k = 0; k < K; k++) {
-        for (let n = 0; n < N; n++) {
-          panels[p * K * N + panelIndex(k, n, K)] = values[(p * K + k) * N + n];
-        }
-      }
-    }
+    const panels = toPanels(values, count, K, N);
     const packed = tf.tensor(panels);
     const c = tf.zeros([count, M, N]);
     await time("Winograd products, own jobs: 36 × [100×256]·[256×256] (block3_conv2)", () => {

@@ -17,6 +17,16 @@ export function assertEquals<T>(actual: T, expected: T, message?: string): void 
   else nodeAssert.deepStrictEqual(actual, expected, message);
 }
 
+/** max |actual − expected| / max |expected|: the error of a float computation, relative to its scale. */
+export function relativeError(actual: ArrayLike<number>, expected: ArrayLike<number>): number {
+  let worst = 0, scale = 0;
+  for (let i = 0; i < expected.length; i++) {
+    worst = Math.max(worst, Math.abs(actual[i] - expected[i]));
+    scale = Math.max(scale, Math.abs(expected[i]));
+  }
+  return worst / Math.max(scale, 1e-12);
+}
+
 export function assertAlmostEquals(
   actual: number,
   expected: number,

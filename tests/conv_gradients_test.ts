@@ -1,6 +1,6 @@
 import * as tf from "@tensorflow/tfjs";
 import { wasmHeapBytes } from "./heap.ts";
-import { assert, assertEquals } from "./assert.ts";
+import { assert, assertEquals, relativeError } from "./assert.ts";
 import { initBackend } from "../src/backend/init.ts";
 
 const info = await initBackend();
@@ -59,15 +59,6 @@ function gradsOf(c: Case, x: Float32Array, w: Float32Array, dy: (shape: number[]
   });
 }
 
-function relErr(a: Float32Array, b: Float32Array): number {
-  let num = 0, den = 0;
-  for (let i = 0; i < a.length; i++) {
-    num = Math.max(num, Math.abs(a[i] - b[i]));
-    den = Math.max(den, Math.abs(b[i]));
-  }
-  return num / Math.max(den, 1e-12);
-}
-
 /** Wide inputs whose filter gradient is split into bands of rows (filterGradientBandRows). */
 const BANDED_CASES: Case[] = [
   { n: 4, h: 23, w: 300, ci: 3, co: 4, k: [3, 3], stride: 1, pad: "valid" },
@@ -114,8 +105,8 @@ Deno.test(`conv2d gradients on wasm (${info.threads} threads) match the cpu back
     const [wx, ww] = gradsOf(c, x, w, dy);
     const label = JSON.stringify(c);
     assertEquals(wx.length, cx.length, label);
-    assert(relErr(wx, cx) <= 1e-4, `input gradient ${relErr(wx, cx)} for ${label}`);
-    assert(relErr(ww, cw) <= 1e-4, `filter gradient ${relErr(ww, cw)} for ${label}`);
+    assert(relativeError(wx, cx) <= 1e-4, `input gradient ${relativeError(wx, cx)} for ${label}`);
+    assert(relativeError(ww, cw) <= 1e-4, `filter gradient ${relativeError(ww, cw)} for ${label}`);
   }
 });
 
@@ -309,7 +300,10 @@ Deno.test("Conv2D layers run fused with bias and ReLU under gradients on wasm, w
   await tf.setBackend("wasm");
   assertEquals(fused.length, 1 + 7);
   for (let i = 0; i < fused.length; i++) {
-    assert(relErr(fused[i], stock[i]) <= 1e-4, `gradient ${i}: ${relErr(fused[i], stock[i])}`);
+    assert(
+      relativeError(fused[i], stock[i]) <= 1e-4,
+      `gradient ${i}: ${relativeError(fused[i], stock[i])}`,
+    );
   }
 });
 
@@ -345,7 +339,10 @@ Deno.test("3×3 filter gradients as im2col products match the cpu backend at the
     const expected = gradient(c, i);
     await tf.setBackend("wasm");
     const actual = gradient(c, i);
-    assert(relErr(actual, expected) <= 1e-5, `${JSON.stringify(c)}: ${relErr(actual, expected)}`);
+    assert(
+      relativeError(actual, expected) <= 1e-5,
+      `${JSON.stringify(c)}: ${relativeError(actual, expected)}`,
+    );
   }
 });
 
@@ -363,7 +360,10 @@ Deno.test("3×3 filter gradients as im2col products, in blocks of positions, mat
       tf.engine().makeTensorFromTensorInfo(info!).dataSync() as Float32Array;
     const im2col = read(conv2DBackpropFilterIm2col(x, dy, attrs as never, backend));
     const direct = read(conv2DBackpropFilterViaConv(x, dy, attrs as never, backend));
-    assert(relErr(im2col, direct) <= 1e-5, `relative error ${relErr(im2col, direct)}`);
+    assert(
+      relativeError(im2col, direct) <= 1e-5,
+      `relative error ${relativeError(im2col, direct)}`,
+    );
   });
   // Repeated, it keeps neither tensors nor WASM heap.
   const x = tf.randomNormal([8, 40, 40, 16]);
@@ -405,7 +405,23 @@ Deno.test("input gradients of first layers (1–4 input channels, 3×3, stride 1
       )(x);
       return dx.dataSync() as Float32Array;
     });
-  const { useFewChannelInputGradients } = await import("../src/backend/conv_gradients.ts");
+  const { conv2DBackpropInputFewChannels, useFewChannelInputGradients } = await import(
+    "../src/backend/conv_gradients.ts"
+  );
+  // Every case takes the few-channel path.
+  for (const c of cases) {
+    tf.tidy(() => {
+      const k = tf.zeros([3, 3, c.x[3], c.co]);
+      const dy = tf.zeros(
+        tf.conv2d(tf.zeros(c.x) as tf.Tensor4D, k as tf.Tensor4D, 1, c.pad).shape,
+      );
+      const attrs = { strides: 1, pad: c.pad, dataFormat: "NHWC", inputShape: c.x };
+      const backend = tf.backend() as unknown as { disposeData(id: unknown): void };
+      const taken = conv2DBackpropInputFewChannels(dy, k, attrs as never, backend as never);
+      assert(taken, `${JSON.stringify(c)} takes the few-channel path`);
+      backend.disposeData(taken.dataId);
+    });
+  }
   const { useSimdHelpers } = await import("../src/backend/simd_jobs.ts");
   for (const [i, c] of cases.entries()) {
     await tf.setBackend("cpu");
@@ -417,8 +433,8 @@ Deno.test("input gradients of first layers (1–4 input channels, 3×3, stride 1
       useSimdHelpers(helpers);
       const actual = gradient(c, i);
       assert(
-        relErr(actual, expected) <= 1e-5,
-        `${JSON.stringify(c)} own=${own} helpers=${helpers}: ${relErr(actual, expected)}`,
+        relativeError(actual, expected) <= 1e-5,
+        `${JSON.stringify(c)} own=${own} helpers=${helpers}: ${relativeError(actual, expected)}`,
       );
     }
     useFewChannelInputGradients(true);

@@ -4,23 +4,13 @@
  * runs and failures.
  */
 import * as tf from "@tensorflow/tfjs";
-import { assert, assertEquals } from "./assert.ts";
+import { assert, assertEquals, relativeError } from "./assert.ts";
 import { initBackend } from "../src/backend/init.ts";
 import { winogradPlan } from "../src/backend/winograd.ts";
 import { bookConvnet, loadKerasModel, vgg16 } from "../mod.ts";
 import { wasmHeapBytes } from "./heap.ts";
 
 await initBackend();
-
-/** max |a − b| / max |b|: float rounding of a different summation order stays ~1e-6. */
-function relativeError(actual: ArrayLike<number>, expected: ArrayLike<number>): number {
-  let worst = 0, scale = 0;
-  for (let i = 0; i < expected.length; i++) {
-    worst = Math.max(worst, Math.abs(actual[i] - expected[i]));
-    scale = Math.max(scale, Math.abs(expected[i]));
-  }
-  return worst / scale;
-}
 
 /**
  * Through a whole ReLU network, float rounding of a different summation order

@@ -1,25 +1,11 @@
 import * as tf from "@tensorflow/tfjs";
-import { assert, assertEquals } from "./assert.ts";
+import { assert, assertEquals, relativeError } from "./assert.ts";
 import { initBackend } from "../src/backend/init.ts";
-import {
-  batchedProducts,
-  panelIndex,
-  useSimdHelpers,
-  WaitClock,
-} from "../src/backend/simd_jobs.ts";
+import { batchedProducts, toPanels, useSimdHelpers, WaitClock } from "../src/backend/simd_jobs.ts";
 import { simdKernels, useRelaxedSimd } from "../src/backend/simd_module.ts";
 import type { WasmBackendLike } from "../src/backend/kernel_registry.ts";
 
 const info = await initBackend();
-
-function relativeError(actual: Float32Array, expected: Float32Array): number {
-  let worst = 0, scale = 0;
-  for (let i = 0; i < expected.length; i++) {
-    worst = Math.max(worst, Math.abs(actual[i] - expected[i]));
-    scale = Math.max(scale, Math.abs(expected[i]));
-  }
-  return worst / scale;
-}
 
 // The shapes the Winograd path hands over for VGG16 at 150² (batch 1) and the
 // book convnet at batch 32: [products, tiles (M), Cin (K), Cout (N)], with
@@ -42,14 +28,7 @@ async function check(
   const a = tf.randomNormal([count, M, K], 0, 1, "float32", 1);
   const b = tf.randomNormal([count, K, N], 0, 1, "float32", 2);
   const bValues = b.dataSync();
-  const panels = new Float32Array(count * K * N);
-  for (let p = 0; p < count; p++) {
-    for (let k = 0; k < K; k++) {
-      for (let n = 0; n < N; n++) {
-        panels[p * K * N + panelIndex(k, n, K)] = bValues[(p * K + k) * N + n];
-      }
-    }
-  }
+  const panels = toPanels(bValues, count, K, N);
   const aValues = a.dataSync();
   await tf.setBackend("cpu");
   const expected = tf.tidy(() =>

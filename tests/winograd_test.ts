@@ -1,5 +1,5 @@
 import * as tf from "@tensorflow/tfjs";
-import { assert, assertEquals } from "./assert.ts";
+import { assert, assertEquals, relativeError } from "./assert.ts";
 import { initBackend } from "../src/backend/init.ts";
 import {
   tilesPerChunk,
@@ -49,15 +49,6 @@ function run(c: (typeof cases)[number], seed: number) {
     )(x);
     return [plain, fused, dx].map((t) => t.dataSync() as Float32Array);
   });
-}
-
-function relativeError(actual: Float32Array, expected: Float32Array): number {
-  let worst = 0, scale = 0;
-  for (let i = 0; i < expected.length; i++) {
-    worst = Math.max(worst, Math.abs(actual[i] - expected[i]));
-    scale = Math.max(scale, Math.abs(expected[i]));
-  }
-  return worst / scale;
 }
 
 Deno.test("Winograd convolutions, fused bias+ReLU and input gradients match the cpu backend", async () => {

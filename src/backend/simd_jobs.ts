@@ -423,3 +423,32 @@ export function simdCeilingJob(
 export function panelIndex(k: number, n: number, K: number): number {
   return ((n >> 3) * K + k) * 8 + (n & 7);
 }
+
+/**
+ * `count` row-major `[K, N]` matrices, one after another, in the panel layout
+ * of {@linkcode panelIndex}.
+ *
+ * @example
+ * ```ts
+ * import { toPanels } from "./simd_jobs.ts";
+ * // One [2, 8] matrix is one panel: rows stay rows.
+ * const rows = Float32Array.from({ length: 16 }, (_, i) => i);
+ * if (toPanels(rows, 1, 2, 8).join() !== rows.join()) throw new Error("one panel");
+ * ```
+ */
+export function toPanels(
+  values: ArrayLike<number>,
+  count: number,
+  K: number,
+  N: number,
+): Float32Array {
+  const panels = new Float32Array(count * K * N);
+  for (let p = 0; p < count; p++) {
+    for (let k = 0; k < K; k++) {
+      for (let n = 0; n < N; n++) {
+        panels[p * K * N + panelIndex(k, n, K)] = values[(p * K + k) * N + n];
+      }
+    }
+  }
+  return panels;
+}
