@@ -11,6 +11,13 @@
  * printed side by side from one run. Each configuration runs in its own
  * process, one after the other, so they never compete for the cores.
  *
+ * Every process runs with TCMalloc preloaded when Debian's libtcmalloc-minimal4
+ * is installed (PyTorch's CPU performance guide recommends it: glibc's
+ * malloc hands large blocks back to the system and PyTorch, allocating fresh
+ * tensors for every op, pays page faults on them again: here 1.7× its time
+ * for a training step, 2× for a 64-filter ascent); --system-malloc keeps
+ * glibc's.
+ *
  * Flags: --quick (fewer repetitions), --skip-cpu, --skip-torch, --skip-webgpu, --only "a|b"
  * (only the workloads whose names contain one of the parts), --rounds N
  * (after the first pass, runs the all-threads wasm and PyTorch processes
@@ -37,6 +44,11 @@ const onlyAt = Deno.args.indexOf("--only");
 const only = onlyAt >= 0 ? Deno.args[onlyAt + 1] : undefined;
 const threads = os.cpus().length;
 const here = new URL(".", import.meta.url).pathname;
+const tcmalloc = "/usr/lib/x86_64-linux-gnu/libtcmalloc_minimal.so.4";
+const preload = !Deno.args.includes("--system-malloc") &&
+    await Deno.stat(tcmalloc).then(() => true, () => false)
+  ? tcmalloc
+  : undefined;
 
 async function run(label: string, command: string, args: string[]): Promise<Run> {
   console.error(`== ${label}`);
@@ -44,7 +56,7 @@ async function run(label: string, command: string, args: string[]): Promise<Run>
     args: [...args, ...(quick ? ["--quick"] : []), ...(only ? ["--only", only] : [])],
     stdout: "piped",
     stderr: "inherit",
-    env: { NO_COLOR: "1" },
+    env: { NO_COLOR: "1", ...(preload ? { LD_PRELOAD: preload } : {}) },
   }).output();
   const text = new TextDecoder().decode(out.stdout).trim().split("\n").at(-1) ?? "";
   if (!out.success) throw new Error(`${label} failed (exit ${out.code})`);
@@ -58,6 +70,15 @@ const flags = cpuInfo.match(/^flags\s*:(.*)$/m)?.[1] ?? "";
 console.error(
   `machine: ${os.cpus()[0]?.model ?? "unknown CPU"}, ${threads} logical cores; ` +
     `SIMD flags: ${flags.split(" ").filter((f) => /^(avx|fma|sse4)/.test(f)).join(" ") || "?"}`,
+);
+console.error(
+  preload
+    ? `allocator: TCMalloc (${preload}) in every process`
+    : `allocator: glibc's malloc${
+      Deno.args.includes("--system-malloc")
+        ? ""
+        : " (apt-get install libtcmalloc-minimal4 for TCMalloc)"
+    }`,
 );
 const deno = Deno.execPath();
 const workloads = `${here}workloads.ts`;

@@ -226,6 +226,58 @@ Deno.test("BatchMatMul on wasm with transposed operands matches the cpu backend"
   }
 });
 
+Deno.test("one row times a transposed matrix (a dense layer's input gradient at batch 1) runs as row dots and matches the cpu backend", async () => {
+  const { rowTimesTransposed, useRowDots } = await import("../src/backend/matmul.ts");
+  const { useSimdHelpers } = await import("../src/backend/simd_jobs.ts");
+  const r = rng(9);
+  // VGG16's fc2 (fc1 is 411 MB: the same loop, longer), the book convnet's
+  // dense layer, a row length that leaves 1–3 values past the vectors, and
+  // rows shorter than one vector.
+  const cases: [number[], number[]][] = [
+    [[1, 4096], [4096, 4096]],
+    [[1, 512], [6272, 512]],
+    [[1, 37], [301, 37]],
+    [[1, 1, 3], [1, 5, 3]],
+  ];
+  for (const [aShape, bShape] of cases) {
+    const a = Float32Array.from({ length: aShape.reduce((p, q) => p * q) }, () => r() - 0.5);
+    const b = Float32Array.from({ length: bShape.reduce((p, q) => p * q) }, () => r() - 0.5);
+    const run = () =>
+      tf.tidy(() =>
+        tf.matMul(tf.tensor(a, aShape), tf.tensor(b, bShape), false, true)
+          .dataSync() as Float32Array
+      );
+    await tf.setBackend("cpu");
+    const expected = run();
+    await tf.setBackend("wasm");
+    tf.tidy(() => {
+      const backend = tf.backend() as unknown as { disposeData(id: unknown): void };
+      const taken = rowTimesTransposed(
+        tf.tensor(a, aShape),
+        tf.tensor(b, bShape),
+        { transposeA: false, transposeB: true },
+        backend as never,
+      );
+      assert(taken, `${JSON.stringify([aShape, bShape])} runs as row dots`);
+      backend.disposeData(taken.dataId);
+    });
+    for (const [own, helpers] of [[true, true], [true, false], [false, true]]) {
+      useRowDots(own);
+      useSimdHelpers(helpers);
+      const got = run();
+      assertEquals(got.length, expected.length);
+      assert(
+        relativeError(got, expected) <= 1e-5,
+        `${JSON.stringify([aShape, bShape])} own=${own} helpers=${helpers}: ${
+          relativeError(got, expected)
+        }`,
+      );
+    }
+    useRowDots(true);
+    useSimdHelpers(true);
+  }
+});
+
 Deno.test("Sum on wasm over leading axes (bias gradients) and other axes matches the cpu backend", async () => {
   const r = rng(8);
   const shape = [4, 9, 7, 5];
@@ -251,6 +303,50 @@ Deno.test("Sum on wasm over leading axes (bias gradients) and other axes matches
     assertEquals(got.shape, expected.shape, JSON.stringify(axes));
     const worst = got.data.reduce((m, v, i) => Math.max(m, Math.abs(v - expected.data[i])), 0);
     assert(worst <= 1e-5, `${JSON.stringify([axes, keepDims])}: ${worst}`);
+  }
+});
+
+Deno.test("Sum over leading axes (bias gradients) at training sizes is within float32 rounding of a float64 sum", async () => {
+  await tf.setBackend("wasm");
+  const { useSimdHelpers } = await import("../src/backend/simd_jobs.ts");
+  // The book convnet's conv2d_1 and conv2d_2 at batch 32, VGG16's block1 in a
+  // 12-filter chunk, a dense layer's, odd channel counts (a 4-channel tail,
+  // single channels), and fewer rows than one unit.
+  const shapes = [
+    [32, 148, 148, 32],
+    [32, 72, 72, 64],
+    [12, 150, 150, 64],
+    [32, 512],
+    [
+      3,
+      50,
+      50,
+      12,
+    ],
+    [7, 13, 5],
+    [2, 3, 1],
+  ];
+  for (const shape of shapes) {
+    const x = tf.randomNormal(shape, 0.5, 1, "float32", 3);
+    const values = x.dataSync();
+    const C = shape.at(-1)!;
+    const exact = new Float64Array(C);
+    for (let i = 0; i < values.length; i++) exact[i % C] += values[i];
+    // Float32 rounding of the sum of |x| bounds the error of any summation
+    // order with a few hundred rounding steps.
+    const scale = new Float64Array(C);
+    for (let i = 0; i < values.length; i++) scale[i % C] += Math.abs(values[i]);
+    for (const helpers of [true, false]) {
+      useSimdHelpers(helpers);
+      const got = tf.tidy(() => tf.sum(x, shape.map((_, i) => i).slice(0, -1)).dataSync());
+      assertEquals(got.length, C);
+      for (let c = 0; c < C; c++) {
+        const error = Math.abs(got[c] - exact[c]) / scale[c];
+        assert(error <= 2e-6, `${shape} channel ${c} helpers=${helpers}: ${error}`);
+      }
+    }
+    useSimdHelpers(true);
+    x.dispose();
   }
 });
 
@@ -405,7 +501,7 @@ Deno.test("input gradients of first layers (1–4 input channels, 3×3, stride 1
       )(x);
       return dx.dataSync() as Float32Array;
     });
-  const { conv2DBackpropInputFewChannels, useFewChannelInputGradients } = await import(
+  const { conv2DBackpropInputFewChannels, useFewChannelGradients } = await import(
     "../src/backend/conv_gradients.ts"
   );
   // Every case takes the few-channel path.
@@ -429,7 +525,7 @@ Deno.test("input gradients of first layers (1–4 input channels, 3×3, stride 1
     await tf.setBackend("wasm");
     // The SIMD module's job, with and without the helper threads, and XNNPACK.
     for (const [own, helpers] of [[true, true], [true, false], [false, true]]) {
-      useFewChannelInputGradients(own);
+      useFewChannelGradients(own);
       useSimdHelpers(helpers);
       const actual = gradient(c, i);
       assert(
@@ -437,9 +533,78 @@ Deno.test("input gradients of first layers (1–4 input channels, 3×3, stride 1
         `${JSON.stringify(c)} own=${own} helpers=${helpers}: ${relativeError(actual, expected)}`,
       );
     }
-    useFewChannelInputGradients(true);
+    useFewChannelGradients(true);
     useSimdHelpers(true);
   }
+});
+
+Deno.test("filter gradients of first layers (1–4 input channels, 3×3, stride 1) match the cpu backend at the chapter's sizes", async () => {
+  // The book convnet's conv2d_1 in training (150², batch 8 of the 32: the
+  // cpu backend takes a minute for 32; more rows than units either way),
+  // VGG16's block1_conv1, and odd shapes with both paddings.
+  const cases: { x: [number, number, number, number]; co: number; pad: "valid" | "same" }[] = [
+    { x: [8, 150, 150, 3], co: 32, pad: "valid" },
+    { x: [1, 150, 150, 3], co: 64, pad: "same" },
+    { x: [3, 17, 23, 1], co: 8, pad: "same" },
+    { x: [2, 9, 7, 4], co: 16, pad: "valid" },
+    { x: [1, 5, 6, 2], co: 8, pad: "same" },
+  ];
+  const gradient = (c: (typeof cases)[number], seed: number) =>
+    tf.tidy(() => {
+      const x = tf.randomNormal(c.x, 0, 1, "float32", 40 + seed) as tf.Tensor4D;
+      const k = tf.randomNormal([3, 3, c.x[3], c.co], 0, 0.2, "float32", 50 + seed) as tf.Tensor4D;
+      const dy = tf.randomNormal(tf.conv2d(x, k, 1, c.pad).shape, 0, 1, "float32", 60 + seed);
+      const dw = tf.grad((ki: tf.Tensor) =>
+        tf.sum(tf.mul(tf.conv2d(x, ki as tf.Tensor4D, 1, c.pad), dy))
+      )(
+        k,
+      );
+      return dw.dataSync() as Float32Array;
+    });
+  const { conv2DBackpropFilterFewChannels, useFewChannelGradients } = await import(
+    "../src/backend/conv_gradients.ts"
+  );
+  // Every case takes the few-channel path.
+  for (const c of cases) {
+    tf.tidy(() => {
+      const x = tf.zeros(c.x);
+      const dy = tf.zeros(
+        tf.conv2d(x as tf.Tensor4D, tf.zeros([3, 3, c.x[3], c.co]) as tf.Tensor4D, 1, c.pad).shape,
+      );
+      const attrs = {
+        strides: 1,
+        pad: c.pad,
+        dataFormat: "NHWC",
+        filterShape: [3, 3, c.x[3], c.co],
+      };
+      const backend = tf.backend() as unknown as { disposeData(id: unknown): void };
+      const taken = conv2DBackpropFilterFewChannels(x, dy, attrs as never, backend as never);
+      assert(taken, `${JSON.stringify(c)} takes the few-channel path`);
+      backend.disposeData(taken.dataId);
+    });
+  }
+  const { useSimdHelpers } = await import("../src/backend/simd_jobs.ts");
+  for (const [i, c] of cases.entries()) {
+    await tf.setBackend("cpu");
+    const expected = gradient(c, i);
+    await tf.setBackend("wasm");
+    // The SIMD module's job, with and without the helper threads, and the other path.
+    for (const [own, helpers] of [[true, true], [true, false], [false, true]]) {
+      useFewChannelGradients(own);
+      useSimdHelpers(helpers);
+      const actual = gradient(c, i);
+      assert(
+        relativeError(actual, expected) <= 1e-5,
+        `${JSON.stringify(c)} own=${own} helpers=${helpers}: ${relativeError(actual, expected)}`,
+      );
+    }
+    useFewChannelGradients(true);
+    useSimdHelpers(true);
+  }
+  // The units' sums are freed: a second round of the cases leaves the heap as it was.
+  const before = wasmHeapBytes();
+  for (const [i, c] of cases.entries()) gradient(c, i);
+  assertEquals(wasmHeapBytes(), before);
 });
 
 Deno.test("ReLU's gradient kernel (y > 0 ? dy : 0) matches tfjs's dy · step(y), at real sizes and odd lengths", async () => {

@@ -143,22 +143,34 @@ Deno.test("one training step of the book convnet: every weight's gradient on was
 Deno.test("one VGG16 block4_conv1 ascent step at 150²: the input gradient on wasm matches cpu", async () => {
   const model = vgg16({ includeTop: false, inputShape: [150, 150, 3], seed: 3 });
   const probe = tf.model({ inputs: model.inputs, outputs: model.getLayer("block4_conv1").output });
-  const image = tf.randomUniform([1, 150, 150, 3], -20, 20, "float32", 4);
-  const { cpu, wasm } = await onBoth(() =>
-    tf.tidy(() =>
-      tf.grad((x: tf.Tensor) =>
-        tf.mean((probe.apply(x) as tf.Tensor4D).slice([0, 0, 0, 5], [-1, -1, -1, 1]))
-      )(image).dataSync()
-    )
-  );
-  const agreement = networkAgreement(wasm, cpu);
-  console.log(
-    `  block4_conv1 filter 5 input gradient: relative error ${
-      relativeError(wasm, cpu).toExponential(1)
-    }; ${agreement.text}`,
-  );
-  assert(agreement.offFraction <= 0.005 && agreement.cosine >= 0.999, agreement.text);
-  image.dispose();
+  // Three pictures: 13 layers deep, a pre-activation within rounding of zero
+  // or a nearly tied max-pool window flips the gradient behind it, over a
+  // whole receptive field (up to 4 % of the entries) for one picture in a
+  // few, whichever first layer runs (measured on six pictures: 0–3.9 % off
+  // with convscope's, 0–0.8 % with XNNPACK's, every cosine ≥ 0.9999). The
+  // bulk must agree on every picture and the entries on most.
+  const offFractions: number[] = [];
+  for (const seed of [4, 5, 6]) {
+    const image = tf.randomUniform([1, 150, 150, 3], -20, 20, "float32", seed);
+    const { cpu, wasm } = await onBoth(() =>
+      tf.tidy(() =>
+        tf.grad((x: tf.Tensor) =>
+          tf.mean((probe.apply(x) as tf.Tensor4D).slice([0, 0, 0, 5], [-1, -1, -1, 1]))
+        )(image).dataSync()
+      )
+    );
+    const agreement = networkAgreement(wasm, cpu);
+    console.log(
+      `  picture ${seed}, block4_conv1 filter 5 input gradient: relative error ${
+        relativeError(wasm, cpu).toExponential(1)
+      }; ${agreement.text}`,
+    );
+    assert(agreement.cosine >= 0.999, agreement.text);
+    offFractions.push(agreement.offFraction);
+    image.dispose();
+  }
+  const middle = offFractions.sort((a, b) => a - b)[1];
+  assert(middle <= 0.005, `median fraction off ${middle}`);
   model.dispose();
 });
 

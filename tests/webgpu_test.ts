@@ -170,7 +170,12 @@ const TOLERANCE: [RegExp, number, "relative" | "absolute" | "mean"][] = [
   [/^feature grid/, 1, "absolute"],
   [/heatmap$/, 1e-4, "relative"],
   [/prediction$/, 1e-5, "absolute"],
-  [/^saliency/, 1e-4, "relative"],
+  // A single picture's saliency is a whole-network input gradient: where a
+  // pre-activation sits within rounding of zero or a max-pool window nearly
+  // ties, it flips (wasm against cpu: 6.2e-4 of the largest value with
+  // XNNPACK's first layer, 1.6e-3 with convscope's, whose first layer is the
+  // closer of the two to cpu: 4.6e-7 against 5.2e-7).
+  [/^saliency/, 3e-3, "relative"],
   // Five RMS-normalised steps carry rounding-order differences into the
   // 8-bit picture: on the model shipped at 84.3 %, wasm against cpu differs by
   // up to 3 levels too (28 of 270,000 values by more than 1).

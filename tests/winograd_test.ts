@@ -242,3 +242,77 @@ Deno.test("Winograd's rounding against a float64 direct convolution, on the trai
   tf.dispose([picture, image]);
   model.dispose();
 });
+
+Deno.test("first layers (1–4 input channels) run as convscope's job and match the cpu backend, edges and padding included", async () => {
+  const { conv2DFewChannels, useFewChannelConvolutions } = await import(
+    "../src/backend/few_channel_conv.ts"
+  );
+  // VGG16's block1_conv1 at 150² and 224², the book convnet's conv2d_1 in a
+  // batch, a grey picture, and shapes whose rows end in partial blocks of 4
+  // pixels or are narrower than one block.
+  const cases: {
+    x: [number, number, number, number];
+    co: number;
+    pad: "valid" | "same";
+    bias: boolean;
+    relu: boolean;
+  }[] = [
+    { x: [1, 150, 150, 3], co: 64, pad: "same", bias: true, relu: true },
+    { x: [1, 224, 224, 3], co: 64, pad: "same", bias: true, relu: true },
+    { x: [4, 150, 150, 3], co: 32, pad: "valid", bias: true, relu: true },
+    { x: [3, 17, 23, 1], co: 8, pad: "same", bias: true, relu: false },
+    { x: [2, 9, 7, 4], co: 16, pad: "valid", bias: false, relu: false },
+    { x: [1, 5, 6, 2], co: 8, pad: "same", bias: false, relu: true },
+    { x: [1, 3, 3, 3], co: 24, pad: "same", bias: true, relu: false },
+    { x: [2, 3, 3, 3], co: 8, pad: "valid", bias: true, relu: true },
+  ];
+  const run = (c: (typeof cases)[number], seed: number) =>
+    tf.tidy(() => {
+      const x = tf.randomNormal(c.x, 0, 1, "float32", 70 + seed) as tf.Tensor4D;
+      const w = tf.randomNormal([3, 3, c.x[3], c.co], 0, 0.3, "float32", 80 + seed) as tf.Tensor4D;
+      const b = tf.randomNormal([c.co], 0, 0.5, "float32", 90 + seed);
+      const y = c.bias || c.relu
+        ? tf.fused.conv2d({
+          x,
+          filter: w,
+          strides: 1,
+          pad: c.pad,
+          bias: c.bias ? b : undefined,
+          activation: c.relu ? "relu" : "linear",
+        })
+        : tf.conv2d(x, w, 1, c.pad);
+      return y.dataSync() as Float32Array;
+    });
+  for (const [i, c] of cases.entries()) {
+    await tf.setBackend("wasm");
+    // The case takes the job's path.
+    tf.tidy(() => {
+      const backend = tf.backend() as unknown as { disposeData(id: unknown): void };
+      const taken = conv2DFewChannels(
+        tf.zeros(c.x),
+        tf.zeros([3, 3, c.x[3], c.co]),
+        undefined,
+        c.relu,
+        { strides: 1, pad: c.pad },
+        backend as never,
+      );
+      assert(taken, `${JSON.stringify(c)} takes the few-channel path`);
+      backend.disposeData(taken.dataId);
+    });
+    await tf.setBackend("cpu");
+    const expected = run(c, i);
+    await tf.setBackend("wasm");
+    for (const [own, helpers] of [[true, true], [true, false], [false, true]]) {
+      useFewChannelConvolutions(own);
+      useSimdHelpers(helpers);
+      const actual = run(c, i);
+      assertEquals(actual.length, expected.length);
+      assert(
+        relativeError(actual, expected) <= 1e-5,
+        `${JSON.stringify(c)} own=${own} helpers=${helpers}: ${relativeError(actual, expected)}`,
+      );
+    }
+    useFewChannelConvolutions(true);
+    useSimdHelpers(true);
+  }
+});

@@ -8,12 +8,16 @@
  * transposed right-hand side: exactly the shapes of a dense layer's backward
  * pass (dW = xᵀ·dy, dx = dy·Wᵀ). Here the transposes are made explicit on
  * the smaller operand, or the product is computed as Cᵀ = B·Aᵀ so that the
- * small operand is the one packed.
+ * small operand is the one packed. A single row times a transposed matrix
+ * (a dense layer's input gradient at batch 1) is convscope's SIMD job, which
+ * reads the matrix once (XNNPACK pads the one column to 8 and computes all).
  *
  * @module
  */
 import type * as tf from "@tensorflow/tfjs";
 import { replaceWasmKernel, type WasmBackendLike, withScratch } from "./kernel_registry.ts";
+import { simdKernels } from "./simd_module.ts";
+import { rowDots } from "./simd_jobs.ts";
 
 let stock: tf.KernelConfig | undefined;
 
@@ -50,6 +54,38 @@ export function matMulWithoutTransposedLhs(
   });
 }
 
+let rowPath = true;
+
+/** Runs one row times a transposed matrix as convscope's job (default) or, off, as XNNPACK's product. For tests. */
+export function useRowDots(on: boolean): void {
+  rowPath = on;
+}
+
+/**
+ * `[1, k] · Bᵀ` for `B` `[n, k]` as row dots (see {@linkcode rowDots});
+ * undefined for other shapes or without the SIMD module.
+ */
+export function rowTimesTransposed(
+  a: tf.TensorInfo,
+  b: tf.TensorInfo,
+  { transposeA, transposeB }: MatMulAttrs,
+  backend: WasmBackendLike,
+): tf.TensorInfo | undefined {
+  if (!rowPath || transposeA || !transposeB || b.dtype !== "float32") return undefined;
+  const [m, k] = a.shape.slice(-2), [n, bk] = b.shape.slice(-2);
+  if (m !== 1 || k !== bk) return undefined;
+  const simd = simdKernels(backend);
+  if (!simd) return undefined;
+  const out = backend.makeOutput(a.shape.length === 2 ? [1, n] : [1, 1, n], "float32");
+  try {
+    rowDots(simd, backend, b, a, out);
+  } catch (error) {
+    backend.disposeData(out.dataId);
+    throw error;
+  }
+  return out;
+}
+
 /** Registers the transposing `BatchMatMul` on wasm (idempotent). */
 export function registerWasmMatMul(): void {
   const replaced = replaceWasmKernel("BatchMatMul", ({ inputs, attrs, backend }) => {
@@ -61,7 +97,8 @@ export function registerWasmMatMul(): void {
     if ((!t.transposeA && !t.transposeB) || !single || a.dtype !== "float32") {
       return stock!.kernelFunc({ inputs, attrs, backend });
     }
-    return matMulWithoutTransposedLhs(a, b, t, backend as unknown as WasmBackendLike);
+    const wasm = backend as unknown as WasmBackendLike;
+    return rowTimesTransposed(a, b, t, wasm) ?? matMulWithoutTransposedLhs(a, b, t, wasm);
   });
   stock ??= replaced;
 }

@@ -2,16 +2,23 @@
  * `Sum` over every axis but the last on the tfjs WASM backend: the bias
  * gradient of every convolution and dense layer. The stock kernel first
  * transposes the whole tensor so the reduced axes come last (a full copy of
- * e.g. 32×148×148×32 values); summing rows in place is several times faster.
+ * e.g. 32×148×148×32 values); summing rows in place is several times
+ * faster, and as convscope's SIMD job on the job threads faster again (that
+ * tensor in a training step: 17 ms as a loop in JS, 2.8 ms as the job).
  *
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
 import { replaceWasmKernel, type WasmBackendLike } from "./kernel_registry.ts";
+import { simdKernels } from "./simd_module.ts";
+import { columnSums } from "./simd_jobs.ts";
 
 let stock: tf.KernelConfig | undefined;
 
-/** Column sums of a float32 tensor viewed as `[rows, channels]`, accumulated in float64. */
+/**
+ * Column sums of a float32 tensor viewed as `[rows, channels]`: the SIMD
+ * job, or without the SIMD module a loop accumulating in float64.
+ */
 export function sumLeadingAxes(
   x: tf.TensorInfo,
   keepDims: boolean,
@@ -21,6 +28,16 @@ export function sumLeadingAxes(
   const rows = x.shape.slice(0, -1).reduce((a, b) => a * b, 1);
   const shape = keepDims ? [...x.shape.slice(0, -1).map(() => 1), channels] : [channels];
   const out = backend.makeOutput(shape, "float32");
+  const simd = simdKernels(backend);
+  if (simd) {
+    try {
+      columnSums(simd, backend, x, out);
+    } catch (error) {
+      backend.disposeData(out.dataId);
+      throw error;
+    }
+    return out;
+  }
   const values = backend.typedArrayFromHeap(x);
   const acc = new Float64Array(channels);
   for (let r = 0, o = 0; r < rows; r++, o += channels) {

@@ -2,8 +2,9 @@
  * Jobs on convscope's SIMD module that the main thread and helper threads run
  * together on tfjs's shared WASM memory: batched matrix products
  * `C_p = A_p · B_p`, whole Winograd passes (input transform, products,
- * output transform), the input gradient of first layers (at most 4 input
- * channels), ReLU's gradient, and the benchmark's SIMD ceiling.
+ * output transform), first layers (at most 4 input channels: the
+ * convolution and its input and filter gradients), ReLU's gradient, a matrix times one vector,
+ * column sums (bias gradients), and the benchmark's SIMD ceiling.
  *
  * The Winograd path's 16 or 36 products per pass went to XNNPACK one by one,
  * each a separate dispatch to its thread pool with separate multiply and add
@@ -56,7 +57,8 @@ parentPort.once("message", ({ module, memory, control, block, thread }) => {
 const BLOCK_WORDS = 64;
 const JOB_KIND = 8, JOB_SCRATCH = 9, JOB_SCRATCH_FLOATS = 10, JOB_ARGS = 11;
 const JOB_PRODUCTS = 1, JOB_WINOGRAD = 2, JOB_CEILING = 3, JOB_FEW_CHANNEL_INPUT_GRADIENT = 4;
-const JOB_RELU_GRADIENT = 5;
+const JOB_RELU_GRADIENT = 5, JOB_FEW_CHANNEL_FILTER_GRADIENT = 6, JOB_ROW_DOTS = 7;
+const JOB_COLUMN_SUMS = 8, JOB_FEW_CHANNEL_CONVOLUTION = 9;
 /** A phase hands out at most this many units (8 bits of its claim word). */
 const MAX_UNITS = 255;
 
@@ -313,6 +315,52 @@ export function winogradPass(
 }
 
 /**
+ * A 3×3, stride-1 convolution whose input has at most 4 channels (a first
+ * layer reading a picture) with its bias and optionally ReLU, as one job: `y`
+ * (`[batch, outH, outW, outC]`, outC a multiple of 8) from `x` (`[batch, inH,
+ * inW, inC]`) and the HWIO filter `w`; `padTop`/`padLeft` as in the layer.
+ */
+export function fewChannelConvolution(
+  simd: SimdKernels,
+  backend: WasmBackendLike,
+  g: {
+    x: tf.TensorInfo;
+    w: tf.TensorInfo;
+    bias?: tf.TensorInfo;
+    relu: boolean;
+    y: tf.TensorInfo;
+    padTop: number;
+    padLeft: number;
+  },
+): void {
+  const [, inH, inW, inC] = g.x.shape;
+  const [batch, outH, outW, outC] = g.y.shape;
+  if (inC > 4 || outC % 8 !== 0) {
+    throw new Error(`fewChannelConvolution: ${inC} → ${outC} channels`);
+  }
+  const rows = batch * outH;
+  const unitRows = Math.ceil(rows / MAX_UNITS);
+  const at = (info: tf.TensorInfo) => heapOffset(backend, info);
+  runJob(simd, backend, JOB_FEW_CHANNEL_CONVOLUTION, [Math.ceil(rows / unitRows)], [
+    at(g.x),
+    at(g.w),
+    g.bias ? at(g.bias) : 0,
+    at(g.y),
+    inH,
+    inW,
+    inC,
+    outH,
+    outW,
+    outC,
+    g.padTop,
+    g.padLeft,
+    g.relu ? 1 : 0,
+    rows,
+    unitRows,
+  ], 0);
+}
+
+/**
  * The input gradient of a 3×3, stride-1 convolution whose input has at most
  * 4 channels (a first layer reading a picture) as one job: `dx` (`[batch,
  * inH, inW, inC]`) from `dy` (`[batch, outH, outW, outC]`, outC a multiple
@@ -353,6 +401,129 @@ export function fewChannelInputGradient(
     rows,
     unitRows,
   ], 0);
+}
+
+/**
+ * The filter gradient of a 3×3, stride-1 convolution whose input has at most
+ * 4 channels (a first layer reading a picture) as one job: `dw` (HWIO, `[3,
+ * 3, inC, outC]`, outC a multiple of 8) from the input `x` (`[batch, inH,
+ * inW, inC]`) and `dy` (`[batch, outH, outW, outC]`); `padTop`/`padLeft` are
+ * the forward convolution's.
+ */
+export function fewChannelFilterGradient(
+  simd: SimdKernels,
+  backend: WasmBackendLike,
+  g: {
+    x: tf.TensorInfo;
+    dy: tf.TensorInfo;
+    dw: tf.TensorInfo;
+    padTop: number;
+    padLeft: number;
+  },
+): void {
+  const [batch, inH, inW, inC] = g.x.shape;
+  const [, outH, outW, outC] = g.dy.shape;
+  if (inC > 4 || outC % 8 !== 0) {
+    throw new Error(`fewChannelFilterGradient: ${inC} → ${outC} channels`);
+  }
+  const rows = batch * outH;
+  const unitRows = Math.ceil(rows / MAX_UNITS);
+  const units = Math.ceil(rows / unitRows);
+  // Each unit's own sums, added up by the second phase.
+  const parts = backend.makeOutput([units * 9 * inC * outC], "float32");
+  const at = (info: tf.TensorInfo) => heapOffset(backend, info);
+  try {
+    runJob(simd, backend, JOB_FEW_CHANNEL_FILTER_GRADIENT, [units, 9], [
+      at(g.x),
+      at(g.dy),
+      at(parts),
+      at(g.dw),
+      inH,
+      inW,
+      inC,
+      outH,
+      outW,
+      outC,
+      g.padTop,
+      g.padLeft,
+      rows,
+      unitRows,
+      units,
+    ], 0);
+  } finally {
+    backend.disposeData(parts.dataId);
+  }
+}
+
+/**
+ * `y[r] = Σ_k w[r, k] · x[k]` for a row-major `[rows, K]` matrix `w` as one
+ * job: a dense layer's input gradient at batch 1 (`dx = dy · Wᵀ`), which
+ * reads the weights once.
+ */
+export function rowDots(
+  simd: SimdKernels,
+  backend: WasmBackendLike,
+  w: tf.TensorInfo,
+  x: tf.TensorInfo,
+  y: tf.TensorInfo,
+): void {
+  const [rows, K] = w.shape.slice(-2);
+  if (tf.util.sizeFromShape(x.shape) !== K || tf.util.sizeFromShape(y.shape) !== rows) {
+    throw new Error(`rowDots: [${w.shape}] · [${x.shape}] into [${y.shape}]`);
+  }
+  const unitRows = Math.ceil(rows / MAX_UNITS);
+  const at = (info: tf.TensorInfo) => heapOffset(backend, info);
+  runJob(simd, backend, JOB_ROW_DOTS, [Math.ceil(rows / unitRows)], [
+    at(w),
+    at(x),
+    at(y),
+    rows,
+    K,
+    unitRows,
+  ], 0);
+}
+
+/**
+ * `out[c] = Σ_r x[r, c]` for a float32 tensor viewed as `[rows, C]` (every
+ * axis but the last summed: a layer's bias gradient) as one job.
+ */
+export function columnSums(
+  simd: SimdKernels,
+  backend: WasmBackendLike,
+  x: tf.TensorInfo,
+  out: tf.TensorInfo,
+): void {
+  const C = x.shape.at(-1) ?? 1;
+  const rows = C === 0 ? 0 : tf.util.sizeFromShape(x.shape) / C;
+  if (tf.util.sizeFromShape(out.shape) !== C) {
+    throw new Error(`columnSums: [${x.shape}] into [${out.shape}]`);
+  }
+  // At least 256 rows a unit: fewer, and a helper's wake-up costs more than its share.
+  const unitRows = Math.max(256, Math.ceil(rows / MAX_UNITS));
+  const units = Math.max(1, Math.ceil(rows / unitRows));
+  const parts = backend.makeOutput([units * C], "float32");
+  const at = (info: tf.TensorInfo) => heapOffset(backend, info);
+  try {
+    runJob(
+      simd,
+      backend,
+      JOB_COLUMN_SUMS,
+      [units, 1],
+      [
+        at(x),
+        at(parts),
+        at(out),
+        rows,
+        C,
+        unitRows,
+        units,
+      ],
+      0,
+      units > 1,
+    );
+  } finally {
+    backend.disposeData(parts.dataId);
+  }
 }
 
 /**

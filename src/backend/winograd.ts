@@ -32,6 +32,7 @@ import {
 } from "./kernel_registry.ts";
 import { heapOffset, simdKernels } from "./simd_module.ts";
 import { panelIndex, winogradPass } from "./simd_jobs.ts";
+import { conv2DFewChannels } from "./few_channel_conv.ts";
 
 type TensorInfo = tf.TensorInfo;
 
@@ -578,14 +579,25 @@ let stockFused: tf.KernelConfig | undefined;
 
 /**
  * Routes wasm `Conv2D` and `FusedConv2D` (linear or ReLU) through the
- * Winograd path where {@linkcode winogradPlan} says it applies; every other
- * case runs the stock kernel. Idempotent.
+ * Winograd path where {@linkcode winogradPlan} says it applies, first layers
+ * (at most 4 input channels) through {@linkcode conv2DFewChannels}; every
+ * other case runs the stock kernel. Idempotent.
  */
 export function registerWasmWinograd(): void {
   const conv = replaceWasmKernel("Conv2D", (args) => {
     const { x, filter } = args.inputs as { x: TensorInfo; filter: TensorInfo };
     const plan = winogradPlan(x, filter, args.attrs as never);
-    if (!plan) return stockConv!.kernelFunc(args);
+    if (!plan) {
+      return conv2DFewChannels(
+        x,
+        filter,
+        undefined,
+        false,
+        args.attrs as never,
+        args.backend as never,
+      ) ??
+        stockConv!.kernelFunc(args);
+    }
     return conv2DWinograd(x, filter, undefined, false, plan, args.backend as never);
   });
   stockConv ??= conv;
@@ -596,11 +608,16 @@ export function registerWasmWinograd(): void {
     >;
     const activation = (args.attrs as { activation?: string }).activation ?? "linear";
     const biasFits = bias == null || tf.util.sizeFromShape(bias.shape) === filter!.shape[3];
-    const plan = preluActivationWeights == null && biasFits &&
-        (activation === "linear" || activation === "relu")
-      ? winogradPlan(x!, filter!, args.attrs as never)
-      : undefined;
-    if (!plan) return stockFused!.kernelFunc(args);
+    const fits = preluActivationWeights == null && biasFits &&
+      (activation === "linear" || activation === "relu");
+    const plan = fits ? winogradPlan(x!, filter!, args.attrs as never) : undefined;
+    if (!plan) {
+      const relu = activation === "relu";
+      const few = fits
+        ? conv2DFewChannels(x!, filter!, bias, relu, args.attrs as never, args.backend as never)
+        : undefined;
+      return few ?? stockFused!.kernelFunc(args);
+    }
     return conv2DWinograd(x!, filter!, bias, activation === "relu", plan, args.backend as never);
   });
   stockFused ??= fused;

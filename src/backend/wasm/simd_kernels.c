@@ -537,7 +537,8 @@ static inline __attribute__((always_inline)) void product_packed(const f32* a, c
 enum { JOB_KIND = 8, JOB_SCRATCH, JOB_SCRATCH_FLOATS, JOB_ARGS };
 enum {
   JOB_PRODUCTS = 1, JOB_WINOGRAD = 2, JOB_CEILING = 3, JOB_FEW_CHANNEL_INPUT_GRADIENT = 4,
-  JOB_RELU_GRADIENT = 5
+  JOB_RELU_GRADIENT = 5, JOB_FEW_CHANNEL_FILTER_GRADIENT = 6, JOB_ROW_DOTS = 7,
+  JOB_COLUMN_SUMS = 8, JOB_FEW_CHANNEL_CONVOLUTION = 9
 };
 
 // The next unit of a phase of job `gen`, or -1 when there is none.
@@ -704,6 +705,283 @@ static inline __attribute__((always_inline)) void few_channel_input_gradient_uni
   }
 }
 
+// The filter gradient of a 3x3, stride-1 convolution whose input has at most
+// 4 channels (a first layer reading a picture), with Co output channels, Co a
+// multiple of 8 (after JOB_ARGS): dw[a, b, ci, co] is the sum over n, oy, ox
+// of x[n, oy + a - padTop, ox + b - padLeft, ci] * dy[n, oy, ox, co], w in
+// HWIO. As the convolution of x with dy as its filter (XNNPACK's route) its
+// output is 3x3 and it runs at 5 GFLOP/s; as im2col products it has 27 rows.
+// Here phase 0's units are `unitRows` rows of dy each, summed into the unit's
+// own 9 * Ci * Co floats of `parts`; phase 1 adds the units' sums up, one tap
+// per unit.
+enum {
+  F_X, F_DY, F_PARTS, F_DW, F_IN_H, F_IN_W, F_IN_C, F_OUT_H, F_OUT_W, F_OUT_C, F_PAD_TOP,
+  F_PAD_LEFT, F_ROWS, F_UNIT_ROWS, F_UNITS
+};
+
+// Zeroes `count` floats (a multiple of 4). A plain loop would become a call
+// to memset, which a module with no library of its own lacks.
+static inline __attribute__((always_inline)) void zero_floats(f32* to, long count) {
+  for (long i = 0; i < count; i += 4) {
+    __asm__ volatile("" ::: "memory");
+    ST(to + i, wasm_f32x4_splat(0));
+  }
+}
+
+static inline __attribute__((always_inline)) void few_channel_filter_gradient_unit(int unit,
+                                                                                   const int* g) {
+  const f32* x = (const f32*)g[F_X];
+  const f32* dy = (const f32*)g[F_DY];
+  int inH = g[F_IN_H], inW = g[F_IN_W], Ci = g[F_IN_C];
+  int outH = g[F_OUT_H], outW = g[F_OUT_W], Co = g[F_OUT_C];
+  int padTop = g[F_PAD_TOP], padLeft = g[F_PAD_LEFT];
+  long tapFloats = (long)Ci * Co;
+  f32* sums = (f32*)g[F_PARTS] + (long)unit * 9 * tapFloats;
+  zero_floats(sums, 9 * tapFloats);
+  int first = unit * g[F_UNIT_ROWS];
+  int end = first + g[F_UNIT_ROWS] < g[F_ROWS] ? first + g[F_UNIT_ROWS] : g[F_ROWS];
+  for (int row = first; row < end; row++) {
+    int n = row / outH, oy = row % outH;
+    const f32* dyRow = dy + (long)row * outW * Co;
+    for (int a = 0; a < 3; a++) {
+      int iy = oy + a - padTop;
+      if (iy < 0 || iy >= inH) continue;
+      const f32* xRow = x + (long)(n * inH + iy) * inW * Ci;
+      for (int b = 0; b < 3; b++) {
+        // The output columns whose input column ox + b - padLeft exists.
+        int start = padLeft - b > 0 ? padLeft - b : 0;
+        int stop = inW + padLeft - b < outW ? inW + padLeft - b : outW;
+        f32* tap = sums + (a * 3 + b) * tapFloats;
+        for (int co = 0; co < Co; co += 8) {
+          v s00 = LD(tap + co), s01 = LD(tap + co + 4);
+          v s10 = s00, s11 = s01, s20 = s00, s21 = s01, s30 = s00, s31 = s01;
+          if (Ci > 1) s10 = LD(tap + Co + co), s11 = LD(tap + Co + co + 4);
+          if (Ci > 2) s20 = LD(tap + 2 * Co + co), s21 = LD(tap + 2 * Co + co + 4);
+          if (Ci > 3) s30 = LD(tap + 3 * Co + co), s31 = LD(tap + 3 * Co + co + 4);
+          const f32* xp = xRow + (long)(start + b - padLeft) * Ci;
+          const f32* d = dyRow + (long)start * Co + co;
+          for (int ox = start; ox < stop; ox++, xp += Ci, d += Co) {
+            v d0 = LD(d), d1 = LD(d + 4);
+            v x0 = wasm_v128_load32_splat(xp);
+            s00 = MADD(x0, d0, s00), s01 = MADD(x0, d1, s01);
+            if (Ci > 1) {
+              v x1 = wasm_v128_load32_splat(xp + 1);
+              s10 = MADD(x1, d0, s10), s11 = MADD(x1, d1, s11);
+            }
+            if (Ci > 2) {
+              v x2 = wasm_v128_load32_splat(xp + 2);
+              s20 = MADD(x2, d0, s20), s21 = MADD(x2, d1, s21);
+            }
+            if (Ci > 3) {
+              v x3 = wasm_v128_load32_splat(xp + 3);
+              s30 = MADD(x3, d0, s30), s31 = MADD(x3, d1, s31);
+            }
+          }
+          ST(tap + co, s00), ST(tap + co + 4, s01);
+          if (Ci > 1) ST(tap + Co + co, s10), ST(tap + Co + co + 4, s11);
+          if (Ci > 2) ST(tap + 2 * Co + co, s20), ST(tap + 2 * Co + co + 4, s21);
+          if (Ci > 3) ST(tap + 3 * Co + co, s30), ST(tap + 3 * Co + co + 4, s31);
+        }
+      }
+    }
+  }
+}
+
+// Phase 1: tap `tap` of dw, the sum of every phase-0 unit's sums for it.
+static inline __attribute__((always_inline)) void few_channel_filter_sum_unit(int tap,
+                                                                              const int* g) {
+  long tapFloats = (long)g[F_IN_C] * g[F_OUT_C];
+  const f32* parts = (const f32*)g[F_PARTS] + tap * tapFloats;
+  f32* dw = (f32*)g[F_DW] + tap * tapFloats;
+  for (long i = 0; i < tapFloats; i += 4) {
+    v s = LD(parts + i);
+    for (int u = 1; u < g[F_UNITS]; u++) s = ADD(s, LD(parts + u * 9 * tapFloats + i));
+    ST(dw + i, s);
+  }
+}
+
+// Row dots (after JOB_ARGS): y[r] = sum over k of w[r, k] * x[k] for the
+// `rows` rows of a row-major [rows, K] matrix, `unitRows` rows per unit: a
+// matrix times one vector, as a dense layer's input gradient at batch 1
+// (dx = dy . W^T, W [inputs, units] row-major). XNNPACK's product pads the
+// single column to 8 and computes all 8; this reads W once, which is all
+// the time it needs (VGG16's fc1 is 411 MB).
+enum { D_W, D_X, D_Y, D_ROWS, D_K, D_UNIT_ROWS };
+
+static inline __attribute__((always_inline)) f32 row_dot(const f32* w, const f32* x, int K) {
+  v s0 = wasm_f32x4_splat(0), s1 = s0, s2 = s0, s3 = s0;
+  int k = 0;
+  for (; k + 16 <= K; k += 16) {
+    s0 = MADD(LD(w + k), LD(x + k), s0);
+    s1 = MADD(LD(w + k + 4), LD(x + k + 4), s1);
+    s2 = MADD(LD(w + k + 8), LD(x + k + 8), s2);
+    s3 = MADD(LD(w + k + 12), LD(x + k + 12), s3);
+  }
+  for (; k + 4 <= K; k += 4) s0 = MADD(LD(w + k), LD(x + k), s0);
+  f32 sum = lane_sum(ADD(ADD(s0, s1), ADD(s2, s3)));
+  for (; k < K; k++) sum += w[k] * x[k];
+  return sum;
+}
+
+static inline __attribute__((always_inline)) void row_dots_unit(int unit, const int* d) {
+  const f32* w = (const f32*)d[D_W];
+  const f32* x = (const f32*)d[D_X];
+  f32* y = (f32*)d[D_Y];
+  int K = d[D_K];
+  int first = unit * d[D_UNIT_ROWS];
+  int end = first + d[D_UNIT_ROWS] < d[D_ROWS] ? first + d[D_UNIT_ROWS] : d[D_ROWS];
+  for (int r = first; r < end; r++) {
+    // (Without the barrier clang turns the K = 0 case into a memset call.)
+    __asm__ volatile("" ::: "memory");
+    y[r] = row_dot(w + (long)r * K, x, K);
+  }
+}
+
+// Column sums (after JOB_ARGS): out[c] = sum over r of x[r, c] for a
+// row-major [rows, C] matrix, the bias gradient of a layer (every axis but
+// the channels summed). Phase 0's units sum `unitRows` rows each into their
+// own C floats of `parts`; phase 1 (one unit) adds those up.
+enum { S_X, S_PARTS, S_OUT, S_ROWS, S_C, S_UNIT_ROWS, S_UNITS };
+
+static inline __attribute__((always_inline)) void column_sums_unit(int phase, int unit,
+                                                                   const int* s) {
+  int C = s[S_C];
+  if (phase == 1) {
+    const f32* parts = (const f32*)s[S_PARTS];
+    f32* out = (f32*)s[S_OUT];
+    for (int c = 0; c < C; c++) {
+      __asm__ volatile("" ::: "memory");
+      double sum = 0;
+      for (int u = 0; u < s[S_UNITS]; u++) sum += parts[(long)u * C + c];
+      out[c] = (f32)sum;
+    }
+    return;
+  }
+  const f32* x = (const f32*)s[S_X];
+  f32* sums = (f32*)s[S_PARTS] + (long)unit * C;
+  int first = unit * s[S_UNIT_ROWS];
+  int end = first + s[S_UNIT_ROWS] < s[S_ROWS] ? first + s[S_UNIT_ROWS] : s[S_ROWS];
+  // Rows are added in blocks of 64, each block's sum then to the unit's: the
+  // rounding error grows with 64 + rows / 64 additions, not with rows.
+  int c = 0;
+  for (; c + 8 <= C; c += 8) {
+    __asm__ volatile("" ::: "memory"); // (no memset call for an empty unit)
+    v t0 = wasm_f32x4_splat(0), t1 = t0;
+    for (int block = first; block < end; block += 64) {
+      int stop = block + 64 < end ? block + 64 : end;
+      v a0 = wasm_f32x4_splat(0), a1 = a0;
+      for (int r = block; r < stop; r++) {
+        a0 = ADD(a0, LD(x + (long)r * C + c));
+        a1 = ADD(a1, LD(x + (long)r * C + c + 4));
+      }
+      t0 = ADD(t0, a0), t1 = ADD(t1, a1);
+    }
+    ST(sums + c, t0), ST(sums + c + 4, t1);
+  }
+  for (; c < C; c++) {
+    __asm__ volatile("" ::: "memory");
+    f32 total = 0;
+    for (int block = first; block < end; block += 64) {
+      int stop = block + 64 < end ? block + 64 : end;
+      f32 sum = 0;
+      for (int r = block; r < stop; r++) sum += x[(long)r * C + c];
+      total += sum;
+    }
+    sums[c] = total;
+  }
+}
+
+// A 3x3, stride-1 convolution whose input has at most 4 channels (a first
+// layer reading a picture), with bias and optionally ReLU, Co a multiple of 8
+// (after JOB_ARGS): y[n, oy, ox, co] = bias[co] + the sum over the taps (a,
+// b) and ci of x[n, oy + a - padTop, ox + b - padLeft, ci] * w[a, b, ci, co],
+// w in HWIO. Its 27 multiply-adds per output value are too few for
+// Winograd's transforms and too few for XNNPACK's direct kernel to keep its
+// registers busy (47 GFLOP/s here). One unit is `unitRows` rows of y; a block
+// is 4 pixels times 8 output channels, 8 vectors in registers.
+enum {
+  V_X, V_W, V_BIAS, V_Y, V_IN_H, V_IN_W, V_IN_C, V_OUT_H, V_OUT_W, V_OUT_C, V_PAD_TOP, V_PAD_LEFT,
+  V_RELU, V_ROWS, V_UNIT_ROWS
+};
+
+static inline __attribute__((always_inline)) void few_channel_convolution_unit(int unit,
+                                                                               const int* g) {
+  const f32* x = (const f32*)g[V_X];
+  const f32* w = (const f32*)g[V_W];
+  const f32* bias = (const f32*)g[V_BIAS];
+  f32* y = (f32*)g[V_Y];
+  int inH = g[V_IN_H], inW = g[V_IN_W], Ci = g[V_IN_C];
+  int outH = g[V_OUT_H], outW = g[V_OUT_W], Co = g[V_OUT_C];
+  int padTop = g[V_PAD_TOP], padLeft = g[V_PAD_LEFT];
+  v floor = g[V_RELU] ? wasm_f32x4_splat(0) : wasm_f32x4_splat(-__builtin_inff());
+  int first = unit * g[V_UNIT_ROWS];
+  int end = first + g[V_UNIT_ROWS] < g[V_ROWS] ? first + g[V_UNIT_ROWS] : g[V_ROWS];
+  for (int row = first; row < end; row++) {
+    int n = row / outH, oy = row % outH;
+    f32* yRow = y + (long)row * outW * Co;
+    for (int co = 0; co < Co; co += 8) {
+      v b0 = bias ? LD(bias + co) : wasm_f32x4_splat(0);
+      v b1 = bias ? LD(bias + co + 4) : wasm_f32x4_splat(0);
+      for (int ox = 0; ox < outW; ox += 4) {
+        v s00 = b0, s01 = b1, s10 = b0, s11 = b1, s20 = b0, s21 = b1, s30 = b0, s31 = b1;
+        // Whole blocks away from the left and right edges need no checks.
+        int inside = ox + 4 <= outW && ox - padLeft >= 0 && ox + 3 + 2 - padLeft < inW;
+        for (int a = 0; a < 3; a++) {
+          int iy = oy + a - padTop;
+          if (iy < 0 || iy >= inH) continue;
+          const f32* xRow = x + (long)(n * inH + iy) * inW * Ci;
+          for (int b = 0; b < 3; b++) {
+            int ix = ox + b - padLeft;
+            const f32* wt = w + (long)(a * 3 + b) * Ci * Co + co;
+            if (inside) {
+              const f32* xp = xRow + (long)ix * Ci;
+              for (int ci = 0; ci < Ci; ci++) {
+                v w0 = LD(wt + ci * Co), w1 = LD(wt + ci * Co + 4);
+                v x0 = wasm_v128_load32_splat(xp + ci);
+                v x1 = wasm_v128_load32_splat(xp + Ci + ci);
+                v x2 = wasm_v128_load32_splat(xp + 2 * Ci + ci);
+                v x3 = wasm_v128_load32_splat(xp + 3 * Ci + ci);
+                s00 = MADD(x0, w0, s00), s01 = MADD(x0, w1, s01);
+                s10 = MADD(x1, w0, s10), s11 = MADD(x1, w1, s11);
+                s20 = MADD(x2, w0, s20), s21 = MADD(x2, w1, s21);
+                s30 = MADD(x3, w0, s30), s31 = MADD(x3, w1, s31);
+              }
+            } else {
+              // An edge block: each pixel's input column is checked (zero padding).
+              for (int ci = 0; ci < Ci; ci++) {
+                v w0 = LD(wt + ci * Co), w1 = LD(wt + ci * Co + 4);
+#define PIXEL(p, sa, sb)                                                          \
+  if (ox + p < outW && ix + p >= 0 && ix + p < inW) {                            \
+    v xv = wasm_v128_load32_splat(xRow + (long)(ix + p) * Ci + ci);              \
+    sa = MADD(xv, w0, sa), sb = MADD(xv, w1, sb);                                \
+  }
+                PIXEL(0, s00, s01)
+                PIXEL(1, s10, s11)
+                PIXEL(2, s20, s21)
+                PIXEL(3, s30, s31)
+#undef PIXEL
+              }
+            }
+          }
+        }
+        f32* out = yRow + (long)ox * Co + co;
+        ST(out, wasm_f32x4_pmax(s00, floor)), ST(out + 4, wasm_f32x4_pmax(s01, floor));
+        if (ox + 1 < outW) {
+          ST(out + Co, wasm_f32x4_pmax(s10, floor)), ST(out + Co + 4, wasm_f32x4_pmax(s11, floor));
+        }
+        if (ox + 2 < outW) {
+          ST(out + 2 * Co, wasm_f32x4_pmax(s20, floor));
+          ST(out + 2 * Co + 4, wasm_f32x4_pmax(s21, floor));
+        }
+        if (ox + 3 < outW) {
+          ST(out + 3 * Co, wasm_f32x4_pmax(s30, floor));
+          ST(out + 3 * Co + 4, wasm_f32x4_pmax(s31, floor));
+        }
+      }
+    }
+  }
+}
+
 // ReLU's gradient from its output (after JOB_ARGS): out = y > 0 ? dy : 0 for
 // `count` values, `unitValues` per unit (a multiple of 4).
 static inline __attribute__((always_inline)) void relu_gradient_unit(int unit, const int* r) {
@@ -741,6 +1019,18 @@ __attribute__((export_name("run_job"))) void run_job(int* block, int thread, int
         few_channel_input_gradient_unit(unit, args);
       } else if (kind == JOB_RELU_GRADIENT) {
         relu_gradient_unit(unit, args);
+      } else if (kind == JOB_FEW_CHANNEL_CONVOLUTION) {
+        few_channel_convolution_unit(unit, args);
+      } else if (kind == JOB_COLUMN_SUMS) {
+        column_sums_unit(phase, unit, args);
+      } else if (kind == JOB_ROW_DOTS) {
+        row_dots_unit(unit, args);
+      } else if (kind == JOB_FEW_CHANNEL_FILTER_GRADIENT) {
+        if (phase == 0) {
+          few_channel_filter_gradient_unit(unit, args);
+        } else {
+          few_channel_filter_sum_unit(unit, args);
+        }
 
       } else if (phase == 1) {
         int w[7] = {args[W_V], args[W_U], args[W_M], 0, args[W_COUNT], args[W_IN_C],
