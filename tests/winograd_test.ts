@@ -315,4 +315,14 @@ Deno.test("first layers (1–4 input channels) run as convscope's job and match 
     useFewChannelConvolutions(true);
     useSimdHelpers(true);
   }
+  // An empty batch: an empty output, zero filter gradients, no error.
+  tf.tidy(() => {
+    const x = tf.zeros([0, 9, 9, 3]) as tf.Tensor4D;
+    const w = tf.randomNormal([3, 3, 3, 8]) as tf.Tensor4D;
+    assertEquals(tf.conv2d(x, w, 1, "same").shape, [0, 9, 9, 8]);
+    const dw = tf.grad((k: tf.Tensor) => tf.sum(tf.conv2d(x, k as tf.Tensor4D, 1, "same")))(w);
+    assertEquals([...dw.dataSync()].every((v) => v === 0), true);
+    const dx = tf.grad((xi: tf.Tensor) => tf.sum(tf.conv2d(xi as tf.Tensor4D, w, 1, "same")))(x);
+    assertEquals(dx.shape, [0, 9, 9, 3]);
+  });
 });

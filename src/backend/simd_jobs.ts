@@ -3,8 +3,9 @@
  * together on tfjs's shared WASM memory: batched matrix products
  * `C_p = A_p · B_p`, whole Winograd passes (input transform, products,
  * output transform), first layers (at most 4 input channels: the
- * convolution and its input and filter gradients), ReLU's gradient, a matrix times one vector,
- * column sums (bias gradients), and the benchmark's SIMD ceiling.
+ * convolution and its input and filter gradients), ReLU's gradient, a
+ * matrix times one vector, column sums (bias gradients), and the
+ * benchmark's SIMD ceiling.
  *
  * The Winograd path's 16 or 36 products per pass went to XNNPACK one by one,
  * each a separate dispatch to its thread pool with separate multiply and add
@@ -339,6 +340,7 @@ export function fewChannelConvolution(
     throw new Error(`fewChannelConvolution: ${inC} → ${outC} channels`);
   }
   const rows = batch * outH;
+  if (rows === 0 || outW === 0) return;
   const unitRows = Math.ceil(rows / MAX_UNITS);
   const at = (info: tf.TensorInfo) => heapOffset(backend, info);
   runJob(simd, backend, JOB_FEW_CHANNEL_CONVOLUTION, [Math.ceil(rows / unitRows)], [
@@ -384,6 +386,7 @@ export function fewChannelInputGradient(
     throw new Error(`fewChannelInputGradient: ${inC} → ${outC} channels`);
   }
   const rows = batch * inH;
+  if (rows === 0 || inW === 0) return;
   const unitRows = Math.ceil(rows / MAX_UNITS);
   const at = (info: tf.TensorInfo) => heapOffset(backend, info);
   runJob(simd, backend, JOB_FEW_CHANNEL_INPUT_GRADIENT, [Math.ceil(rows / unitRows)], [
@@ -427,6 +430,11 @@ export function fewChannelFilterGradient(
     throw new Error(`fewChannelFilterGradient: ${inC} → ${outC} channels`);
   }
   const rows = batch * outH;
+  if (rows === 0 || outW === 0) {
+    // No output positions: nothing to sum.
+    (backend.typedArrayFromHeap(g.dw) as Float32Array).fill(0);
+    return;
+  }
   const unitRows = Math.ceil(rows / MAX_UNITS);
   const units = Math.ceil(rows / unitRows);
   // Each unit's own sums, added up by the second phase.
@@ -471,6 +479,7 @@ export function rowDots(
   if (tf.util.sizeFromShape(x.shape) !== K || tf.util.sizeFromShape(y.shape) !== rows) {
     throw new Error(`rowDots: [${w.shape}] · [${x.shape}] into [${y.shape}]`);
   }
+  if (rows === 0) return;
   const unitRows = Math.ceil(rows / MAX_UNITS);
   const at = (info: tf.TensorInfo) => heapOffset(backend, info);
   runJob(simd, backend, JOB_ROW_DOTS, [Math.ceil(rows / unitRows)], [
