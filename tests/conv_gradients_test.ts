@@ -1,6 +1,8 @@
 import * as tf from "@tensorflow/tfjs";
 import { wasmHeapBytes } from "./heap.ts";
 import { assert, assertEquals, relativeError } from "./assert.ts";
+import { matchesWithAndWithoutJob } from "./job_paths.ts";
+import { useSimdHelpers } from "../src/backend/simd_jobs.ts";
 import { initBackend } from "../src/backend/init.ts";
 
 const info = await initBackend();
@@ -228,7 +230,6 @@ Deno.test("BatchMatMul on wasm with transposed operands matches the cpu backend"
 
 Deno.test("one row times a transposed matrix (a dense layer's input gradient at batch 1) runs as row dots and matches the cpu backend", async () => {
   const { rowTimesTransposed, useRowDots } = await import("../src/backend/matmul.ts");
-  const { useSimdHelpers } = await import("../src/backend/simd_jobs.ts");
   const r = rng(9);
   // VGG16's fc2 (fc1 is 411 MB: the same loop, longer), the book convnet's
   // dense layer, a row length that leaves 1–3 values past the vectors, and
@@ -261,20 +262,7 @@ Deno.test("one row times a transposed matrix (a dense layer's input gradient at 
       assert(taken, `${JSON.stringify([aShape, bShape])} runs as row dots`);
       backend.disposeData(taken.dataId);
     });
-    for (const [own, helpers] of [[true, true], [true, false], [false, true]]) {
-      useRowDots(own);
-      useSimdHelpers(helpers);
-      const got = run();
-      assertEquals(got.length, expected.length);
-      assert(
-        relativeError(got, expected) <= 1e-5,
-        `${JSON.stringify([aShape, bShape])} own=${own} helpers=${helpers}: ${
-          relativeError(got, expected)
-        }`,
-      );
-    }
-    useRowDots(true);
-    useSimdHelpers(true);
+    matchesWithAndWithoutJob(JSON.stringify([aShape, bShape]), expected, run, useRowDots);
   }
 });
 
@@ -308,7 +296,6 @@ Deno.test("Sum on wasm over leading axes (bias gradients) and other axes matches
 
 Deno.test("Sum over leading axes (bias gradients) at training sizes is within float32 rounding of a float64 sum", async () => {
   await tf.setBackend("wasm");
-  const { useSimdHelpers } = await import("../src/backend/simd_jobs.ts");
   // The book convnet's conv2d_1 and conv2d_2 at batch 32, VGG16's block1 in a
   // 12-filter chunk, a dense layer's, odd channel counts (a 4-channel tail,
   // single channels), and fewer rows than one unit.
@@ -518,23 +505,17 @@ Deno.test("input gradients of first layers (1–4 input channels, 3×3, stride 1
       backend.disposeData(taken.dataId);
     });
   }
-  const { useSimdHelpers } = await import("../src/backend/simd_jobs.ts");
   for (const [i, c] of cases.entries()) {
     await tf.setBackend("cpu");
     const expected = gradient(c, i);
     await tf.setBackend("wasm");
     // The SIMD module's job, with and without the helper threads, and XNNPACK.
-    for (const [own, helpers] of [[true, true], [true, false], [false, true]]) {
-      useFewChannelGradients(own);
-      useSimdHelpers(helpers);
-      const actual = gradient(c, i);
-      assert(
-        relativeError(actual, expected) <= 1e-5,
-        `${JSON.stringify(c)} own=${own} helpers=${helpers}: ${relativeError(actual, expected)}`,
-      );
-    }
-    useFewChannelGradients(true);
-    useSimdHelpers(true);
+    matchesWithAndWithoutJob(
+      JSON.stringify(c),
+      expected,
+      () => gradient(c, i),
+      useFewChannelGradients,
+    );
   }
 });
 
@@ -583,23 +564,17 @@ Deno.test("filter gradients of first layers (1–4 input channels, 3×3, stride 
       backend.disposeData(taken.dataId);
     });
   }
-  const { useSimdHelpers } = await import("../src/backend/simd_jobs.ts");
   for (const [i, c] of cases.entries()) {
     await tf.setBackend("cpu");
     const expected = gradient(c, i);
     await tf.setBackend("wasm");
     // The SIMD module's job, with and without the helper threads, and the other path.
-    for (const [own, helpers] of [[true, true], [true, false], [false, true]]) {
-      useFewChannelGradients(own);
-      useSimdHelpers(helpers);
-      const actual = gradient(c, i);
-      assert(
-        relativeError(actual, expected) <= 1e-5,
-        `${JSON.stringify(c)} own=${own} helpers=${helpers}: ${relativeError(actual, expected)}`,
-      );
-    }
-    useFewChannelGradients(true);
-    useSimdHelpers(true);
+    matchesWithAndWithoutJob(
+      JSON.stringify(c),
+      expected,
+      () => gradient(c, i),
+      useFewChannelGradients,
+    );
   }
   // The units' sums are freed: a second round of the cases leaves the heap as it was.
   const before = wasmHeapBytes();
@@ -610,7 +585,6 @@ Deno.test("filter gradients of first layers (1–4 input channels, 3×3, stride 
 Deno.test("ReLU's gradient kernel (y > 0 ? dy : 0) matches tfjs's dy · step(y), at real sizes and odd lengths", async () => {
   const { reluGradientOf, RELU_GRADIENT_KERNEL } = await import("../src/backend/relu_gradient.ts");
   assert(tf.getKernel(RELU_GRADIENT_KERNEL, "wasm"), "registered on wasm");
-  const { useSimdHelpers } = await import("../src/backend/simd_jobs.ts");
   for (const shape of [[12, 150, 150, 64], [1, 37, 37, 256], [3, 5, 7, 3], [1]]) {
     for (const helpers of [true, false]) {
       useSimdHelpers(helpers);

@@ -1,5 +1,6 @@
 import * as tf from "@tensorflow/tfjs";
 import { assert, assertEquals, relativeError } from "./assert.ts";
+import { matchesWithAndWithoutJob } from "./job_paths.ts";
 import { initBackend } from "../src/backend/init.ts";
 import {
   tilesPerChunk,
@@ -302,18 +303,12 @@ Deno.test("first layers (1–4 input channels) run as convscope's job and match 
     await tf.setBackend("cpu");
     const expected = run(c, i);
     await tf.setBackend("wasm");
-    for (const [own, helpers] of [[true, true], [true, false], [false, true]]) {
-      useFewChannelConvolutions(own);
-      useSimdHelpers(helpers);
-      const actual = run(c, i);
-      assertEquals(actual.length, expected.length);
-      assert(
-        relativeError(actual, expected) <= 1e-5,
-        `${JSON.stringify(c)} own=${own} helpers=${helpers}: ${relativeError(actual, expected)}`,
-      );
-    }
-    useFewChannelConvolutions(true);
-    useSimdHelpers(true);
+    matchesWithAndWithoutJob(
+      JSON.stringify(c),
+      expected,
+      () => run(c, i),
+      useFewChannelConvolutions,
+    );
   }
   // An empty batch: an empty output, zero filter gradients, no error.
   tf.tidy(() => {

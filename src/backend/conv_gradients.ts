@@ -20,6 +20,7 @@ import {
   withScratch,
 } from "./kernel_registry.ts";
 import { heapOffset, simdKernels } from "./simd_module.ts";
+import { allOnes } from "./_conv_shape.ts";
 import { fewChannelFilterGradient, fewChannelInputGradient } from "./simd_jobs.ts";
 
 type TensorInfo = tf.TensorInfo;
@@ -169,8 +170,8 @@ export function conv2DBackpropInputFewChannels(
   );
   if (info.strideHeight !== 1 || info.strideWidth !== 1) return undefined;
   if (info.dilationHeight !== 1 || info.dilationWidth !== 1) return undefined;
-  const dx = backend.makeOutput([...attrs.inputShape], "float32");
-  try {
+  return withScratch(backend, (scratch) => {
+    const dx = scratch.keep(backend.makeOutput([...attrs.inputShape], "float32"));
     fewChannelInputGradient(simd, backend, {
       dy,
       w: filter,
@@ -178,11 +179,8 @@ export function conv2DBackpropInputFewChannels(
       padTop: info.padInfo.top,
       padLeft: info.padInfo.left,
     });
-  } catch (error) {
-    backend.disposeData(dx.dataId);
-    throw error;
-  }
-  return dx;
+    return dx;
+  });
 }
 
 /**
@@ -342,9 +340,7 @@ export function conv2DBackpropFilterFewChannels(
 ): TensorInfo | undefined {
   const [kh, kw, inC, outC] = attrs.filterShape;
   if (!fewChannelPath || kh !== 3 || kw !== 3 || inC > 4 || outC % 8 !== 0) return undefined;
-  if (x.dtype !== "float32" || dy.dtype !== "float32") return undefined;
-  const ones = (v: number | number[]) => Array.isArray(v) ? v.every((d) => d === 1) : v === 1;
-  if (!ones(attrs.strides)) return undefined;
+  if (x.dtype !== "float32" || dy.dtype !== "float32" || !allOnes(attrs.strides)) return undefined;
   const simd = simdKernels(backend);
   if (!simd) return undefined;
   const info = convGeometry(
@@ -354,8 +350,8 @@ export function conv2DBackpropFilterFewChannels(
     attrs.pad,
     attrs.dimRoundingMode,
   );
-  const dw = backend.makeOutput([3, 3, inC, outC], "float32");
-  try {
+  return withScratch(backend, (scratch) => {
+    const dw = scratch.keep(backend.makeOutput([3, 3, inC, outC], "float32"));
     fewChannelFilterGradient(simd, backend, {
       x,
       dy,
@@ -363,11 +359,8 @@ export function conv2DBackpropFilterFewChannels(
       padTop: info.padInfo.top,
       padLeft: info.padInfo.left,
     });
-  } catch (error) {
-    backend.disposeData(dw.dataId);
-    throw error;
-  }
-  return dw;
+    return dw;
+  });
 }
 
 /** Output positions per product of {@linkcode conv2DBackpropFilterIm2col} (its columns: 4 MB). */
@@ -392,8 +385,7 @@ export function conv2DBackpropFilterIm2col(
   backend: WasmBackendLike,
 ): TensorInfo | undefined {
   const [kh, kw, inC, outC] = attrs.filterShape;
-  const ones = (v: number | number[]) => Array.isArray(v) ? v.every((d) => d === 1) : v === 1;
-  if (kh !== 3 || kw !== 3 || inC < 8 || !ones(attrs.strides)) return undefined;
+  if (kh !== 3 || kw !== 3 || inC < 8 || !allOnes(attrs.strides)) return undefined;
   if (x.dtype !== "float32" || dy.dtype !== "float32") return undefined;
   const simd = simdKernels(backend);
   if (!simd) return undefined;

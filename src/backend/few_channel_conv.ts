@@ -8,7 +8,8 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
-import type { WasmBackendLike } from "./kernel_registry.ts";
+import { type WasmBackendLike, withScratch } from "./kernel_registry.ts";
+import { type ConvAttrs, isPlain3x3 } from "./_conv_shape.ts";
 import { simdKernels } from "./simd_module.ts";
 import { fewChannelConvolution } from "./simd_jobs.ts";
 
@@ -31,22 +32,11 @@ export function conv2DFewChannels(
   filter: TensorInfo,
   bias: TensorInfo | undefined,
   relu: boolean,
-  attrs: {
-    strides: number | number[];
-    pad: "valid" | "same" | number | number[][];
-    dilations?: number | number[];
-    dataFormat?: string;
-    dimRoundingMode?: "floor" | "round" | "ceil";
-  },
+  attrs: ConvAttrs,
   backend: WasmBackendLike,
 ): TensorInfo | undefined {
-  if (!enabled || x.dtype !== "float32" || filter.dtype !== "float32") return undefined;
-  if (attrs.dataFormat != null && attrs.dataFormat !== "NHWC") return undefined;
-  const ones = (v: number | number[] | undefined) =>
-    v == null || (Array.isArray(v) ? v.every((d) => d === 1) : v === 1);
-  if (!ones(attrs.strides) || !ones(attrs.dilations)) return undefined;
-  const [kh, kw, inC, outC] = filter.shape;
-  if (kh !== 3 || kw !== 3 || x.shape.length !== 4 || x.shape[3] !== inC) return undefined;
+  if (!enabled || !isPlain3x3(x, filter, attrs)) return undefined;
+  const [, , inC, outC] = filter.shape;
   if (inC > 4 || outC % 8 !== 0) return undefined;
   if (bias && (bias.dtype !== "float32" || tf.util.sizeFromShape(bias.shape) !== outC)) {
     return undefined;
@@ -62,8 +52,10 @@ export function conv2DFewChannels(
     attrs.dimRoundingMode,
   );
   if (info.outHeight < 1 || info.outWidth < 1) return undefined;
-  const y = backend.makeOutput([x.shape[0], info.outHeight, info.outWidth, outC], "float32");
-  try {
+  return withScratch(backend, (scratch) => {
+    const y = scratch.keep(
+      backend.makeOutput([x.shape[0], info.outHeight, info.outWidth, outC], "float32"),
+    );
     fewChannelConvolution(simd, backend, {
       x,
       w: filter,
@@ -73,9 +65,6 @@ export function conv2DFewChannels(
       padTop: info.padInfo.top,
       padLeft: info.padInfo.left,
     });
-  } catch (error) {
-    backend.disposeData(y.dataId);
-    throw error;
-  }
-  return y;
+    return y;
+  });
 }

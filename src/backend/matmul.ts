@@ -76,14 +76,13 @@ export function rowTimesTransposed(
   if (m !== 1 || k !== bk) return undefined;
   const simd = simdKernels(backend);
   if (!simd) return undefined;
-  const out = backend.makeOutput(a.shape.length === 2 ? [1, n] : [1, 1, n], "float32");
-  try {
+  return withScratch(backend, (scratch) => {
+    const out = scratch.keep(
+      backend.makeOutput(a.shape.length === 2 ? [1, n] : [1, 1, n], "float32"),
+    );
     rowDots(simd, backend, b, a, out);
-  } catch (error) {
-    backend.disposeData(out.dataId);
-    throw error;
-  }
-  return out;
+    return out;
+  });
 }
 
 /** Registers the transposing `BatchMatMul` on wasm (idempotent). */

@@ -9,7 +9,7 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
-import { replaceWasmKernel, type WasmBackendLike } from "./kernel_registry.ts";
+import { replaceWasmKernel, type WasmBackendLike, withScratch } from "./kernel_registry.ts";
 import { simdKernels } from "./simd_module.ts";
 import { columnSums } from "./simd_jobs.ts";
 
@@ -27,17 +27,15 @@ export function sumLeadingAxes(
   const channels = x.shape.at(-1)!;
   const rows = x.shape.slice(0, -1).reduce((a, b) => a * b, 1);
   const shape = keepDims ? [...x.shape.slice(0, -1).map(() => 1), channels] : [channels];
-  const out = backend.makeOutput(shape, "float32");
   const simd = simdKernels(backend);
   if (simd) {
-    try {
+    return withScratch(backend, (scratch) => {
+      const out = scratch.keep(backend.makeOutput(shape, "float32"));
       columnSums(simd, backend, x, out);
-    } catch (error) {
-      backend.disposeData(out.dataId);
-      throw error;
-    }
-    return out;
+      return out;
+    });
   }
+  const out = backend.makeOutput(shape, "float32");
   const values = backend.typedArrayFromHeap(x);
   const acc = new Float64Array(channels);
   for (let r = 0, o = 0; r < rows; r++, o += channels) {

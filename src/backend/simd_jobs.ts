@@ -63,6 +63,15 @@ const JOB_COLUMN_SUMS = 8, JOB_FEW_CHANNEL_CONVOLUTION = 9;
 /** A phase hands out at most this many units (8 bits of its claim word). */
 const MAX_UNITS = 255;
 
+/**
+ * `count` items (rows, tiles) shared out as units of at least `least` items:
+ * `[items per unit, units]`, at most {@linkcode MAX_UNITS} units.
+ */
+function shareOut(count: number, least = 1): [number, number] {
+  const perUnit = Math.max(least, Math.ceil(count / MAX_UNITS));
+  return [perUnit, Math.max(1, Math.ceil(count / perUnit))];
+}
+
 interface Pool {
   helpers: number;
   control: Int32Array;
@@ -286,8 +295,7 @@ export function winogradPass(
     addresses[k] = pass.v + 4 * k * pass.count * pass.inC;
     addresses[positions + k] = pass.m + 4 * k * pass.count * pass.outC;
   }
-  const unitTiles = Math.ceil(pass.count / MAX_UNITS);
-  const tileUnits = Math.ceil(pass.count / unitTiles);
+  const [unitTiles, tileUnits] = shareOut(pass.count);
   runJob(simd, backend, JOB_WINOGRAD, [tileUnits, positions, tileUnits], [
     pass.four ? 1 : 0,
     pass.x,
@@ -341,9 +349,9 @@ export function fewChannelConvolution(
   }
   const rows = batch * outH;
   if (rows === 0 || outW === 0) return;
-  const unitRows = Math.ceil(rows / MAX_UNITS);
+  const [unitRows, units] = shareOut(rows);
   const at = (info: tf.TensorInfo) => heapOffset(backend, info);
-  runJob(simd, backend, JOB_FEW_CHANNEL_CONVOLUTION, [Math.ceil(rows / unitRows)], [
+  runJob(simd, backend, JOB_FEW_CHANNEL_CONVOLUTION, [units], [
     at(g.x),
     at(g.w),
     g.bias ? at(g.bias) : 0,
@@ -387,9 +395,9 @@ export function fewChannelInputGradient(
   }
   const rows = batch * inH;
   if (rows === 0 || inW === 0) return;
-  const unitRows = Math.ceil(rows / MAX_UNITS);
+  const [unitRows, units] = shareOut(rows);
   const at = (info: tf.TensorInfo) => heapOffset(backend, info);
-  runJob(simd, backend, JOB_FEW_CHANNEL_INPUT_GRADIENT, [Math.ceil(rows / unitRows)], [
+  runJob(simd, backend, JOB_FEW_CHANNEL_INPUT_GRADIENT, [units], [
     at(g.dy),
     at(g.w),
     at(g.dx),
@@ -435,8 +443,7 @@ export function fewChannelFilterGradient(
     (backend.typedArrayFromHeap(g.dw) as Float32Array).fill(0);
     return;
   }
-  const unitRows = Math.ceil(rows / MAX_UNITS);
-  const units = Math.ceil(rows / unitRows);
+  const [unitRows, units] = shareOut(rows);
   // Each unit's own sums, added up by the second phase.
   const parts = backend.makeOutput([units * 9 * inC * outC], "float32");
   const at = (info: tf.TensorInfo) => heapOffset(backend, info);
@@ -480,9 +487,9 @@ export function rowDots(
     throw new Error(`rowDots: [${w.shape}] · [${x.shape}] into [${y.shape}]`);
   }
   if (rows === 0) return;
-  const unitRows = Math.ceil(rows / MAX_UNITS);
+  const [unitRows, units] = shareOut(rows);
   const at = (info: tf.TensorInfo) => heapOffset(backend, info);
-  runJob(simd, backend, JOB_ROW_DOTS, [Math.ceil(rows / unitRows)], [
+  runJob(simd, backend, JOB_ROW_DOTS, [units], [
     at(w),
     at(x),
     at(y),
@@ -508,8 +515,7 @@ export function columnSums(
     throw new Error(`columnSums: [${x.shape}] into [${out.shape}]`);
   }
   // At least 256 rows a unit: fewer, and a helper's wake-up costs more than its share.
-  const unitRows = Math.max(256, Math.ceil(rows / MAX_UNITS));
-  const units = Math.max(1, Math.ceil(rows / unitRows));
+  const [unitRows, units] = shareOut(rows, 256);
   const parts = backend.makeOutput([units * C], "float32");
   const at = (info: tf.TensorInfo) => heapOffset(backend, info);
   try {

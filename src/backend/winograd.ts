@@ -33,6 +33,7 @@ import {
 import { heapOffset, simdKernels } from "./simd_module.ts";
 import { panelIndex, winogradPass } from "./simd_jobs.ts";
 import { conv2DFewChannels } from "./few_channel_conv.ts";
+import { type ConvAttrs, isPlain3x3 } from "./_conv_shape.ts";
 
 type TensorInfo = tf.TensorInfo;
 
@@ -104,21 +105,10 @@ const MIN_MACS_PER_TILE_VALUE = 16;
 export function winogradPlan(
   x: TensorInfo,
   filter: TensorInfo,
-  attrs: {
-    strides: number | number[];
-    pad: "valid" | "same" | number | number[][];
-    dilations?: number | number[];
-    dataFormat?: string;
-    dimRoundingMode?: "floor" | "round" | "ceil";
-  },
+  attrs: ConvAttrs,
 ): WinogradPlan | undefined {
-  if (!enabled || x.dtype !== "float32" || filter.dtype !== "float32") return undefined;
-  if (attrs.dataFormat != null && attrs.dataFormat !== "NHWC") return undefined;
-  const ones = (v: number | number[] | undefined) =>
-    v == null || (Array.isArray(v) ? v.every((d) => d === 1) : v === 1);
-  if (!ones(attrs.strides) || !ones(attrs.dilations)) return undefined;
-  const [kh, kw, inC, outC] = filter.shape;
-  if (kh !== 3 || kw !== 3 || x.shape.length !== 4 || x.shape[3] !== inC) return undefined;
+  if (!enabled || !isPlain3x3(x, filter, attrs)) return undefined;
+  const [, , inC, outC] = filter.shape;
   if (inC < MIN_CHANNELS || outC < MIN_CHANNELS) return undefined;
   if ((inC * outC) / (inC + outC) < MIN_MACS_PER_TILE_VALUE) return undefined;
   const info = tf.backend_util.computeConv2DInfo(
