@@ -393,7 +393,9 @@ Deno.test("Conv2D layers run fused with bias and ReLU under gradients on wasm, w
 Deno.test("3×3 filter gradients as im2col products match the cpu backend at the book convnet's sizes", async () => {
   // conv2d_2–4 at their real sizes (batch 1), "same" padding, and channels
   // that are not a multiple of 4 (no SIMD); every case takes the im2col path.
-  const { conv2DBackpropFilterIm2col } = await import("../src/backend/conv_gradients.ts");
+  const { conv2DBackpropFilterIm2col, useWinogradFilterGradients } = await import(
+    "../src/backend/conv_gradients.ts"
+  );
   const cases: { x: [number, number, number, number]; co: number; pad: "valid" | "same" }[] = [
     { x: [1, 74, 74, 32], co: 64, pad: "valid" },
     { x: [1, 36, 36, 64], co: 128, pad: "valid" },
@@ -421,12 +423,132 @@ Deno.test("3×3 filter gradients as im2col products match the cpu backend at the
     await tf.setBackend("cpu");
     const expected = gradient(c, i);
     await tf.setBackend("wasm");
-    const actual = gradient(c, i);
+    // The kernel as registered, with the Winograd job (which takes most of these) off.
+    useWinogradFilterGradients(false);
+    let actual: Float32Array;
+    try {
+      actual = gradient(c, i);
+    } finally {
+      useWinogradFilterGradients(true);
+    }
     assert(
       relativeError(actual, expected) <= 1e-5,
       `${JSON.stringify(c)}: ${relativeError(actual, expected)}`,
     );
   }
+});
+
+/** dW of a 3×3, stride-1 convolution in float64, directly from its definition. */
+function filterGradientFloat64(
+  x: ArrayLike<number>,
+  xShape: number[],
+  dy: ArrayLike<number>,
+  dyShape: number[],
+  padTop: number,
+  padLeft: number,
+): Float64Array {
+  const [n, h, w, ci] = xShape, [, oh, ow, co] = dyShape;
+  const dw = new Float64Array(9 * ci * co);
+  const column = new Float64Array(co);
+  for (let b = 0; b < n; b++) {
+    for (let i = 0; i < oh; i++) {
+      for (let j = 0; j < ow; j++) {
+        const d = ((b * oh + i) * ow + j) * co;
+        for (let o = 0; o < co; o++) column[o] = dy[d + o];
+        for (let p = 0; p < 3; p++) {
+          const y = i + p - padTop;
+          if (y < 0 || y >= h) continue;
+          for (let q = 0; q < 3; q++) {
+            const xx = j + q - padLeft;
+            if (xx < 0 || xx >= w) continue;
+            const from = ((b * h + y) * w + xx) * ci, tap = (p * 3 + q) * ci * co;
+            for (let c = 0; c < ci; c++) {
+              const v = x[from + c], at = tap + c * co;
+              for (let o = 0; o < co; o++) dw[at + o] += v * column[o];
+            }
+          }
+        }
+      }
+    }
+  }
+  return dw;
+}
+
+Deno.test("3×3 filter gradients in the Winograd domain match cpu and a float64 reference at the chapter's sizes", async () => {
+  // The book convnet's conv2d_2–4 in training (batch 2–4 of the 32: the cpu
+  // backend is slow), a ragged 15×15 gradient (half tiles), VGG16-like "same"
+  // layers, and small odd shapes.
+  const { conv2DBackpropFilterWinograd, useWinogradFilterGradients } = await import(
+    "../src/backend/conv_gradients.ts"
+  );
+  const cases: { x: [number, number, number, number]; co: number; pad: "valid" | "same" }[] = [
+    { x: [2, 74, 74, 32], co: 64, pad: "valid" },
+    { x: [2, 36, 36, 64], co: 128, pad: "valid" },
+    { x: [4, 17, 17, 128], co: 128, pad: "valid" },
+    { x: [1, 18, 18, 128], co: 256, pad: "same" },
+    { x: [1, 37, 37, 64], co: 64, pad: "same" },
+    { x: [3, 9, 7, 4], co: 8, pad: "valid" },
+    { x: [2, 5, 6, 12], co: 16, pad: "same" },
+    { x: [1, 3, 3, 8], co: 8, pad: "valid" }, // one output position
+  ];
+  const inputs = (c: (typeof cases)[number], seed: number) => {
+    const filterShape = [3, 3, c.x[3], c.co] as [number, number, number, number];
+    const x = tf.randomNormal(c.x, 0, 1, "float32", 70 + seed) as tf.Tensor4D;
+    const k = tf.zeros(filterShape) as tf.Tensor4D;
+    const dy = tf.randomNormal(tf.conv2d(x, k, 1, c.pad).shape, 0, 1, "float32", 80 + seed);
+    k.dispose();
+    return { x, dy, attrs: { strides: 1, pad: c.pad, dataFormat: "NHWC", filterShape } };
+  };
+  const gradient = (c: (typeof cases)[number], seed: number) =>
+    tf.tidy(() => {
+      const { x, dy, attrs } = inputs(c, seed);
+      return (tf.engine().runKernel("Conv2DBackpropFilter", { x, dy }, attrs as never) as tf.Tensor)
+        .dataSync() as Float32Array;
+    });
+  for (const [i, c] of cases.entries()) {
+    // Every case takes the Winograd path.
+    tf.tidy(() => {
+      const { x, dy, attrs } = inputs(c, i);
+      const backend = tf.backend() as unknown as { disposeData(id: unknown): void };
+      const taken = conv2DBackpropFilterWinograd(x, dy, attrs as never, backend as never);
+      assert(taken, `${JSON.stringify(c)} takes the Winograd path`);
+      backend.disposeData(taken.dataId);
+    });
+    await tf.setBackend("cpu");
+    const expected = gradient(c, i);
+    await tf.setBackend("wasm");
+    // The job with and without the helper threads, and the im2col products.
+    matchesWithAndWithoutJob(
+      JSON.stringify(c),
+      expected,
+      () => gradient(c, i),
+      useWinogradFilterGradients,
+    );
+  }
+  // The rounding against float64 at conv2d_3's real size (batch 2), with
+  // the im2col products' for scale.
+  const c = {
+    x: [2, 36, 36, 64] as [number, number, number, number],
+    co: 128,
+    pad: "valid" as const,
+  };
+  const { x, dy } = inputs(c, 99);
+  const exact = filterGradientFloat64(x.dataSync(), x.shape, dy.dataSync(), dy.shape, 0, 0);
+  const winograd = gradient(c, 99);
+  useWinogradFilterGradients(false);
+  const im2col = gradient(c, 99);
+  useWinogradFilterGradients(true);
+  const winogradError = relativeError(winograd, exact), im2colError = relativeError(im2col, exact);
+  console.log(
+    `  float64 reference, conv2d_3 at batch 1: Winograd ${winogradError.toExponential(1)}, ` +
+      `im2col ${im2colError.toExponential(1)}`,
+  );
+  assert(winogradError <= 1e-5, `Winograd's rounding: ${winogradError}`);
+  tf.dispose([x, dy]);
+  // Repeated, the job keeps no WASM heap.
+  const before = wasmHeapBytes();
+  for (const [i, c] of cases.slice(-3).entries()) gradient(c, i);
+  assertEquals(wasmHeapBytes(), before);
 });
 
 Deno.test("3×3 filter gradients as im2col products, in blocks of positions, match the convolution path (batch 32)", async () => {

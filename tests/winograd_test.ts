@@ -4,7 +4,10 @@ import { matchesWithAndWithoutJob } from "./job_paths.ts";
 import { initBackend } from "../src/backend/init.ts";
 import {
   tilesPerChunk,
+  transformFilter,
+  transformFilter4,
   useOwnWinogradProducts,
+  useSimdFilterTransforms,
   useWinogradTile,
   winogradPlan,
   winogradTransforms,
@@ -320,4 +323,35 @@ Deno.test("first layers (1–4 input channels) run as convscope's job and match 
     const dx = tf.grad((xi: tf.Tensor) => tf.sum(tf.conv2d(xi as tf.Tensor4D, w, 1, "same")))(x);
     assertEquals(dx.shape, [0, 9, 9, 3]);
   });
+});
+
+Deno.test("filter transforms on the SIMD module (float32) match the JS ones (float64), F(2×2) and F(4×4), in panels", () => {
+  const backend = tf.backend() as never as {
+    disposeData(id: unknown): void;
+    typedArrayFromHeap(info: tf.TensorInfo): Float32Array;
+  };
+  // The book convnet's conv2d_4, VGG16's block5, a first-layer-sized input
+  // side and the smallest panel.
+  for (const [ci, co] of [[128, 128], [512, 512], [3, 64], [1, 8]]) {
+    const w = tf.randomNormal([3, 3, ci, co], 0, 0.1, "float32", ci + co);
+    for (const transform of [transformFilter, transformFilter4]) {
+      const read = (on: boolean) => {
+        useSimdFilterTransforms(on);
+        try {
+          const out = transform(w, backend as never, "panels");
+          assertEquals(out.length, 1);
+          const values = backend.typedArrayFromHeap(out[0]).slice();
+          backend.disposeData(out[0].dataId);
+          return values;
+        } finally {
+          useSimdFilterTransforms(true);
+        }
+      };
+      const simd = read(true), js = read(false);
+      assertEquals(simd.length, js.length);
+      const error = relativeError(simd, js);
+      assert(error <= 1e-6, `${transform.name} ${ci}→${co}: ${error}`);
+    }
+    w.dispose();
+  }
 });

@@ -3,9 +3,9 @@
  * together on tfjs's shared WASM memory: batched matrix products
  * `C_p = A_p · B_p`, whole Winograd passes (input transform, products,
  * output transform), first layers (at most 4 input channels: the
- * convolution and its input and filter gradients), ReLU's gradient, a
- * matrix times one vector, column sums (bias gradients), and the
- * benchmark's SIMD ceiling.
+ * convolution and its input and filter gradients), filter gradients of
+ * 3×3 layers in the Winograd domain, ReLU's gradient, a matrix times one
+ * vector, column sums (bias gradients), and the benchmark's SIMD ceiling.
  *
  * The Winograd path's 16 or 36 products per pass went to XNNPACK one by one,
  * each a separate dispatch to its thread pool with separate multiply and add
@@ -59,7 +59,7 @@ const BLOCK_WORDS = 64;
 const JOB_KIND = 8, JOB_SCRATCH = 9, JOB_SCRATCH_FLOATS = 10, JOB_ARGS = 11;
 const JOB_PRODUCTS = 1, JOB_WINOGRAD = 2, JOB_CEILING = 3, JOB_FEW_CHANNEL_INPUT_GRADIENT = 4;
 const JOB_RELU_GRADIENT = 5, JOB_FEW_CHANNEL_FILTER_GRADIENT = 6, JOB_ROW_DOTS = 7;
-const JOB_COLUMN_SUMS = 8, JOB_FEW_CHANNEL_CONVOLUTION = 9;
+const JOB_COLUMN_SUMS = 8, JOB_FEW_CHANNEL_CONVOLUTION = 9, JOB_WINOGRAD_FILTER_GRADIENT = 10;
 /** A phase hands out at most this many units (8 bits of its claim word). */
 const MAX_UNITS = 255;
 
@@ -467,6 +467,86 @@ export function fewChannelFilterGradient(
     ], 0);
   } finally {
     backend.disposeData(parts.dataId);
+  }
+}
+
+/**
+ * Tiles a thread transforms at a time in {@linkcode winogradFilterGradient}:
+ * one position's transformed input and gradient (`tiles × (inC + outC)`
+ * floats) stay within 32 KB, the L1 cache, while its product runs.
+ */
+export function filterGradientChunk(inC: number, outC: number): number {
+  return Math.max(8, Math.min(256, Math.floor(8192 / (inC + outC))));
+}
+
+/**
+ * The filter gradient of a 3×3, stride-1, undilated convolution in the
+ * Winograd domain (F(2×2, 3×3) transposed) as one job: `dw` (HWIO, `[3, 3,
+ * inC, outC]`) from the input `x` (`[batch, inH, inW, inC]`, inC a multiple
+ * of 4) and `dy` (`[batch, outH, outW, outC]`, outC a multiple of 8);
+ * `padTop`/`padLeft` are the forward convolution's.
+ */
+export function winogradFilterGradient(
+  simd: SimdKernels,
+  backend: WasmBackendLike,
+  g: {
+    x: tf.TensorInfo;
+    dy: tf.TensorInfo;
+    dw: tf.TensorInfo;
+    padTop: number;
+    padLeft: number;
+  },
+): void {
+  const [batch, inH, inW, inC] = g.x.shape;
+  const [, outH, outW, outC] = g.dy.shape;
+  if (inC % 4 !== 0 || outC % 8 !== 0 || inC === 0) {
+    throw new Error(`winogradFilterGradient: ${inC} → ${outC} channels`);
+  }
+  const tilesH = Math.ceil(outH / 2), tilesW = Math.ceil(outW / 2);
+  const tiles = batch * tilesH * tilesW;
+  if (tiles === 0) {
+    // No output positions: nothing to sum.
+    (backend.typedArrayFromHeap(g.dw) as Float32Array).fill(0);
+    return;
+  }
+  const chunk = filterGradientChunk(inC, outC);
+  const [unitTiles, units] = shareOut(tiles, chunk);
+  const [unitChannels, channelUnits] = shareOut(inC);
+  const threadsUsed = pool(simd, backend).helpers + 1;
+  const zeros = backend.makeOutput([Math.max(inC, outC)], "float32");
+  (backend.typedArrayFromHeap(zeros) as Float32Array).fill(0);
+  const at = (info: tf.TensorInfo) => heapOffset(backend, info);
+  try {
+    runJob(
+      simd,
+      backend,
+      JOB_WINOGRAD_FILTER_GRADIENT,
+      [threadsUsed, units, channelUnits],
+      [
+        at(g.x),
+        at(g.dy),
+        at(zeros),
+        at(g.dw),
+        inH,
+        inW,
+        inC,
+        outH,
+        outW,
+        outC,
+        g.padTop,
+        g.padLeft,
+        tilesH,
+        tilesW,
+        tiles,
+        unitTiles,
+        chunk,
+        threadsUsed,
+        unitChannels,
+      ],
+      16 * inC * outC + 16 * chunk * (inC + outC),
+    );
+  } finally {
+    backend.disposeData(zeros.dataId);
   }
 }
 

@@ -27,6 +27,8 @@ export interface SimdKernels {
   winograd4Output(...args: number[]): void;
   maxPoolGrad2x2(...args: number[]): void;
   im2col3x3Transposed(...args: number[]): void;
+  winogradFilter(...args: number[]): void;
+  flipFilter(...args: number[]): void;
   runJob(...args: number[]): void;
   /** The compiled module and the memory it runs on, for helper threads. */
   module: WebAssembly.Module;
@@ -89,6 +91,8 @@ export function simdKernels(backend: WasmBackendLike): SimdKernels | null {
         winograd4Output: exports.winograd4_output,
         maxPoolGrad2x2: exports.max_pool_grad_2x2,
         im2col3x3Transposed: exports.im2col_3x3_transposed,
+        winogradFilter: exports.winograd_filter,
+        flipFilter: exports.flip_filter,
         runJob: exports.run_job,
         module,
         memory,

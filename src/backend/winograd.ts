@@ -192,6 +192,43 @@ function filterOutputs(
   return { out: [info], u, index };
 }
 
+let simdFilterTransforms = true;
+
+/**
+ * Transforms filters in panels with the SIMD module (default, float32) or,
+ * off, in JS (float64). For comparisons and tests.
+ */
+export function useSimdFilterTransforms(on: boolean): void {
+  simdFilterTransforms = on;
+}
+
+/**
+ * The panel layout's filter transform on the SIMD module, in float32: a
+ * training step has new weights every time, and the JS transform took
+ * 18 ms for 128 → 128 channels (F(4×4)), as long as the layer's pass.
+ * Undefined where it does not apply or the module is missing.
+ */
+function simdFilterTransform(
+  filter: TensorInfo,
+  backend: WasmBackendLike,
+  layout: FilterLayout,
+  four: boolean,
+): TensorInfo[] | undefined {
+  const [, , inC, outC] = filter.shape;
+  if (!simdFilterTransforms || layout !== "panels" || outC % 8 !== 0) return undefined;
+  const simd = simdKernels(backend);
+  if (!simd) return undefined;
+  const info = backend.makeOutput([four ? 36 : 16, inC, outC], "float32");
+  simd.winogradFilter(
+    heapOffset(backend, filter),
+    inC,
+    outC,
+    four ? 1 : 0,
+    heapOffset(backend, info),
+  );
+  return [info];
+}
+
 /**
  * `U_k = (G g Gᵀ)_k` for the 36 positions k of a 6×6 tile (F(4×4, 3×3)), as
  * 36 `[1, Cin, Cout]` matrices (or in panels), from an HWIO 3×3 filter.
@@ -203,6 +240,8 @@ export function transformFilter4(
   layout: FilterLayout = "matrices",
 ): TensorInfo[] {
   const [, , inC, outC] = filter.shape;
+  const fast = simdFilterTransform(filter, backend, layout, true);
+  if (fast) return fast;
   const g = backend.typedArrayFromHeap(filter);
   const { out, u, index } = filterOutputs(36, inC, outC, layout, backend);
   const plane = inC * outC;
@@ -247,6 +286,8 @@ export function transformFilter(
   layout: FilterLayout = "matrices",
 ): TensorInfo[] {
   const [, , inC, outC] = filter.shape;
+  const fast = simdFilterTransform(filter, backend, layout, false);
+  if (fast) return fast;
   const g = backend.typedArrayFromHeap(filter);
   const { out, u, index } = filterOutputs(16, inC, outC, layout, backend);
   const [u0, u1, u2, u3, u4, u5, u6, u7] = u.slice(0, 8);

@@ -1,6 +1,7 @@
 // convscope's own WASM SIMD kernels (4 channels per vector): the Winograd
-// F(2x2, 3x3) and F(4x4, 3x3) input and output transforms, the 2x2
-// max-pooling gradient, and a transposed im2col for filter gradients. Built
+// F(2x2, 3x3) and F(4x4, 3x3) input, output and filter transforms, the 2x2
+// max-pooling gradient, a transposed im2col for filter gradients, and the
+// jobs (run_job) that the main thread and helper threads share. Built
 // by scripts/build_wasm.sh into simd_kernels.ts.
 //
 // These functions run on tfjs's own WASM memory, which they import: they
@@ -100,6 +101,109 @@ __attribute__((export_name("winograd_input"))) void winograd_input(
     f32* v9, f32* v10, f32* v11, f32* v12, f32* v13, f32* v14, f32* v15) {
   input2(0, x, zeros, inH, inW, C, padTop, padLeft, tilesH, tilesW, first, count, v0, v1, v2, v3,
          v4, v5, v6, v7, v8, v9, v10, v11, v12, v13, v14, v15);
+}
+
+// The filter transform U_k = (G g G^T)_k of an HWIO 3x3 filter g, for
+// F(2x2, 3x3) (16 positions) or F(4x4, 3x3) (36), into `u`: one [Ci, Co]
+// matrix per position, `Ci * Co` floats apart, each in the batched products'
+// panels of 8 columns (value (ci, co) at ((co / 8) * Ci + ci) * 8 + co % 8).
+// Co is a multiple of 8. A training step has new weights every time, so this
+// runs once per convolution and step.
+static inline __attribute__((always_inline)) void g_rows(int four, v x0, v x1, v x2, v* o) {
+  if (four) {
+    // G's rows for the points 0, 1, -1, 2, -2 and infinity.
+    v s = ADD(x0, x2);
+    v sixth = wasm_f32x4_splat(1.0f / 6);
+    o[0] = wasm_f32x4_mul(x0, wasm_f32x4_splat(0.25f));
+    o[1] = wasm_f32x4_mul(ADD(s, x1), wasm_f32x4_splat(-1.0f / 6));
+    o[2] = wasm_f32x4_mul(SUB(s, x1), wasm_f32x4_splat(-1.0f / 6));
+    v e = ADD(wasm_f32x4_mul(x0, wasm_f32x4_splat(1.0f / 24)), wasm_f32x4_mul(x2, sixth));
+    v m = wasm_f32x4_mul(x1, wasm_f32x4_splat(1.0f / 12));
+    o[3] = ADD(e, m);
+    o[4] = SUB(e, m);
+    o[5] = x2;
+  } else {
+    v half = wasm_f32x4_splat(0.5f);
+    v s = ADD(x0, x2);
+    o[0] = x0;
+    o[1] = wasm_f32x4_mul(ADD(s, x1), half);
+    o[2] = wasm_f32x4_mul(SUB(s, x1), half);
+    o[3] = x2;
+  }
+}
+
+static inline __attribute__((always_inline)) void filter_block(const f32* g, long plane,
+                                                               long from, long to, int four,
+                                                               f32* u) {
+  const int n = four ? 6 : 4;
+  v rows[18], out[6];
+  // G g: n rows of 3.
+#pragma unroll
+  for (int col = 0; col < 3; col++) {
+    g_rows(four, LD(g + col * plane + from), LD(g + (3 + col) * plane + from),
+           LD(g + (6 + col) * plane + from), out);
+#pragma unroll
+    for (int a = 0; a < n; a++) rows[3 * a + col] = out[a];
+  }
+  // (G g) G^T: the same along each row.
+#pragma unroll
+  for (int a = 0; a < n; a++) {
+    g_rows(four, rows[3 * a], rows[3 * a + 1], rows[3 * a + 2], out);
+#pragma unroll
+    for (int b = 0; b < n; b++) ST(u + (a * n + b) * plane + to, out[b]);
+  }
+}
+
+__attribute__((export_name("winograd_filter"))) void winograd_filter(const f32* g, int Ci, int Co,
+                                                                      int four, f32* u) {
+  long plane = (long)Ci * Co;
+  for (int ci = 0; ci < Ci; ci++) {
+    for (int co = 0; co < Co; co += 4) {
+      long from = (long)ci * Co + co;
+      long to = ((long)(co >> 3) * Ci + ci) * 8 + (co & 7);
+      // Two copies with constant sizes: registers only, no stack.
+      if (four) {
+        filter_block(g, plane, from, to, 1, u);
+      } else {
+        filter_block(g, plane, from, to, 0, u);
+      }
+    }
+  }
+}
+
+// The input gradient's filter: out[a, b, co, ci] = g[2 - a, 2 - b, ci, co]
+// for an HWIO 3x3 filter g (flipped in space, its channel axes swapped).
+__attribute__((export_name("flip_filter"))) void flip_filter(const f32* g, int Ci, int Co,
+                                                              f32* out) {
+  long plane = (long)Ci * Co;
+  for (int tap = 0; tap < 9; tap++) {
+    const f32* from = g + (8 - tap) * plane;
+    f32* to = out + tap * plane;
+    int ci = 0;
+    for (; ci + 4 <= Ci; ci += 4) {
+      int co = 0;
+      for (; co + 4 <= Co; co += 4) {
+        // A 4x4 block, transposed in registers.
+        v r0 = LD(from + (long)ci * Co + co), r1 = LD(from + (long)(ci + 1) * Co + co);
+        v r2 = LD(from + (long)(ci + 2) * Co + co), r3 = LD(from + (long)(ci + 3) * Co + co);
+        v t0 = wasm_i32x4_shuffle(r0, r1, 0, 4, 1, 5), t1 = wasm_i32x4_shuffle(r2, r3, 0, 4, 1, 5);
+        v t2 = wasm_i32x4_shuffle(r0, r1, 2, 6, 3, 7), t3 = wasm_i32x4_shuffle(r2, r3, 2, 6, 3, 7);
+        ST(to + (long)co * Ci + ci, wasm_i32x4_shuffle(t0, t1, 0, 1, 4, 5));
+        ST(to + (long)(co + 1) * Ci + ci, wasm_i32x4_shuffle(t0, t1, 2, 3, 6, 7));
+        ST(to + (long)(co + 2) * Ci + ci, wasm_i32x4_shuffle(t2, t3, 0, 1, 4, 5));
+        ST(to + (long)(co + 3) * Ci + ci, wasm_i32x4_shuffle(t2, t3, 2, 3, 6, 7));
+      }
+      for (; co < Co; co++) {
+        for (int i = ci; i < ci + 4; i++) to[(long)co * Ci + i] = from[(long)i * Co + co];
+      }
+    }
+    for (; ci < Ci; ci++) {
+      for (int co = 0; co < Co; co++) {
+        __asm__ volatile("" ::: "memory");
+        to[(long)co * Ci + ci] = from[(long)ci * Co + co];
+      }
+    }
+  }
 }
 
 // y = A^T m A + bias for the 16 products of tiles [first, first + count),
@@ -538,7 +642,7 @@ enum { JOB_KIND = 8, JOB_SCRATCH, JOB_SCRATCH_FLOATS, JOB_ARGS };
 enum {
   JOB_PRODUCTS = 1, JOB_WINOGRAD = 2, JOB_CEILING = 3, JOB_FEW_CHANNEL_INPUT_GRADIENT = 4,
   JOB_RELU_GRADIENT = 5, JOB_FEW_CHANNEL_FILTER_GRADIENT = 6, JOB_ROW_DOTS = 7,
-  JOB_COLUMN_SUMS = 8, JOB_FEW_CHANNEL_CONVOLUTION = 9
+  JOB_COLUMN_SUMS = 8, JOB_FEW_CHANNEL_CONVOLUTION = 9, JOB_WINOGRAD_FILTER_GRADIENT = 10
 };
 
 // The next unit of a phase of job `gen`, or -1 when there is none.
@@ -1001,6 +1105,160 @@ static inline __attribute__((always_inline)) void relu_gradient_unit(int unit, c
   for (; i < end; i++) out[i] = y[i] > 0 ? dy[i] : y[i] != y[i] ? y[i] : 0;
 }
 
+// The filter gradient of a 3x3, stride-1 convolution in the Winograd domain
+// (after JOB_ARGS). Per 2x2 tile of dy, dW's 3x3 taps are a correlation of
+// the 4x4 input tile d with the 2x2 gradient tile g, F(3x3, 2x2), which the
+// F(2x2, 3x3) matrices compute transposed:
+//   dW = G^T [ (A g A^T) (.) (B^T d B) ] G,
+// 16 multiplies per channel pair and tile instead of 36. Summed over tiles,
+// the 16 elementwise products become 16 matrix products [Ci, tiles] .
+// [tiles, Co] whose inner axis is every tile of the batch.
+// Phase 0 zeroes each thread's 16 [Ci, Co] sums; phase 1's units are ranges
+// of tiles, transformed `chunk` tiles at a time into the thread's scratch
+// (V: 16 [chunk, Ci], U: 16 [chunk, Co], small enough for the L1 and L2
+// caches) and multiplied into the thread's sums; phase 2 adds the threads'
+// sums and applies G^T . G, one input channel per unit. Ci is a multiple of
+// 4, Co of 8.
+enum {
+  G_X, G_DY, G_ZEROS, G_DW, G_IN_H, G_IN_W, G_IN_C, G_OUT_H, G_OUT_W, G_OUT_C, G_PAD_TOP,
+  G_PAD_LEFT, G_TILES_H, G_TILES_W, G_TILES, G_UNIT_TILES, G_CHUNK, G_THREADS, G_UNIT_CHANNELS
+};
+
+// U_k[tile, c] = (A g A^T)_k for tiles [first, first + count), g the 2x2
+// tile of dy at (2ty, 2tx); positions past dy's edge read `zeros`. The 16
+// matrices are `stride` floats apart.
+static inline __attribute__((always_inline)) void gradient2(const f32* dy, const f32* zeros,
+                                                            int outH, int outW, int C,
+                                                            int tilesH, int tilesW, int first,
+                                                            int count, f32* u, long stride) {
+  for (int tile = 0; tile < count; tile++) {
+    GridAt g = grid_at(first + tile, tilesH, tilesW);
+    int y = 2 * g.y, x = 2 * g.x;
+    const f32* row0 = dy + ((long)(g.n * outH + y) * outW + x) * C;
+    const f32* q00 = row0;
+    const f32* q01 = x + 1 < outW ? row0 + C : zeros;
+    const f32* q10 = y + 1 < outH ? row0 + (long)outW * C : zeros;
+    const f32* q11 = y + 1 < outH && x + 1 < outW ? row0 + (long)(outW + 1) * C : zeros;
+    f32* o = u + (long)tile * C;
+    for (int c = 0; c < C; c += 4) {
+      v g00 = LD(q00 + c), g01 = LD(q01 + c), g10 = LD(q10 + c), g11 = LD(q11 + c);
+      // A along the rows: (g0, g0 + g1, g0 - g1, -g1); then along the columns.
+      v r00 = g00, r01 = g01;
+      v r10 = ADD(g00, g10), r11 = ADD(g01, g11);
+      v r20 = SUB(g00, g10), r21 = SUB(g01, g11);
+      v r30 = wasm_f32x4_neg(g10), r31 = wasm_f32x4_neg(g11);
+#define COLUMNS(i, a, b)                                        \
+  ST(o + (4 * i) * stride + c, a);                              \
+  ST(o + (4 * i + 1) * stride + c, ADD(a, b));                  \
+  ST(o + (4 * i + 2) * stride + c, SUB(a, b));                  \
+  ST(o + (4 * i + 3) * stride + c, wasm_f32x4_neg(b));
+      COLUMNS(0, r00, r01)
+      COLUMNS(1, r10, r11)
+      COLUMNS(2, r20, r21)
+      COLUMNS(3, r30, r31)
+#undef COLUMNS
+    }
+  }
+}
+
+// sums[ci, co] += sum over k < count of vt[k, ci] * ut[k, co] for one of the
+// 16 positions: blocks of 4 input by 8 output channels in registers.
+static inline __attribute__((always_inline)) void gradient_products(const f32* vt, const f32* ut,
+                                                                    f32* sums, int count, int Ci,
+                                                                    int Co) {
+  for (int ci = 0; ci < Ci; ci += 4) {
+    for (int co = 0; co < Co; co += 8) {
+      f32* s = sums + (long)ci * Co + co;
+      v s00 = LD(s), s01 = LD(s + 4), s10 = LD(s + Co), s11 = LD(s + Co + 4);
+      v s20 = LD(s + 2 * Co), s21 = LD(s + 2 * Co + 4);
+      v s30 = LD(s + 3 * Co), s31 = LD(s + 3 * Co + 4);
+      const f32* a = vt + ci;
+      const f32* b = ut + co;
+      for (int k = 0; k < count; k++, a += Ci, b += Co) {
+        v b0 = LD(b), b1 = LD(b + 4);
+        v x0 = wasm_v128_load32_splat(a), x1 = wasm_v128_load32_splat(a + 1);
+        v x2 = wasm_v128_load32_splat(a + 2), x3 = wasm_v128_load32_splat(a + 3);
+        s00 = MADD(x0, b0, s00), s01 = MADD(x0, b1, s01);
+        s10 = MADD(x1, b0, s10), s11 = MADD(x1, b1, s11);
+        s20 = MADD(x2, b0, s20), s21 = MADD(x2, b1, s21);
+        s30 = MADD(x3, b0, s30), s31 = MADD(x3, b1, s31);
+      }
+      ST(s, s00), ST(s + 4, s01), ST(s + Co, s10), ST(s + Co + 4, s11);
+      ST(s + 2 * Co, s20), ST(s + 2 * Co + 4, s21);
+      ST(s + 3 * Co, s30), ST(s + 3 * Co + 4, s31);
+    }
+  }
+}
+
+static inline __attribute__((always_inline)) void winograd_filter_gradient_unit(
+    int phase, int unit, const int* job, const int* g, f32* scratch) {
+  int Ci = g[G_IN_C], Co = g[G_OUT_C];
+  long sumFloats = 16L * Ci * Co;
+  if (phase == 0) {
+    zero_floats((f32*)job[JOB_SCRATCH] + (long)unit * job[JOB_SCRATCH_FLOATS], sumFloats);
+    return;
+  }
+  if (phase == 2) {
+    // Input channels [unit * unitChannels, ...): M_k[ci, co] summed over the
+    // threads, then G^T M G.
+    long threadFloats = job[JOB_SCRATCH_FLOATS];
+    long tap = (long)Ci * Co;
+    v half = wasm_f32x4_splat(0.5f);
+    int ciFirst = unit * g[G_UNIT_CHANNELS];
+    int ciEnd = ciFirst + g[G_UNIT_CHANNELS] < Ci ? ciFirst + g[G_UNIT_CHANNELS] : Ci;
+    for (int ci = ciFirst; ci < ciEnd; ci++) {
+      const f32* base = (const f32*)job[JOB_SCRATCH] + (long)ci * Co;
+      f32* dw = (f32*)g[G_DW] + (long)ci * Co;
+      for (int co = 0; co < Co; co += 4) {
+        v m[16];
+        for (int k = 0; k < 16; k++) {
+          const f32* at = base + k * tap + co;
+          v s = LD(at);
+          for (int t = 1; t < g[G_THREADS]; t++) s = ADD(s, LD(at + t * threadFloats));
+          m[k] = s;
+        }
+        // G^T along the rows: (m0 + (m1 + m2)/2, (m1 - m2)/2, (m1 + m2)/2 + m3).
+        v r[12];
+        for (int j = 0; j < 4; j++) {
+          v p = wasm_f32x4_mul(ADD(m[4 + j], m[8 + j]), half);
+          r[j] = ADD(m[j], p);
+          r[4 + j] = wasm_f32x4_mul(SUB(m[4 + j], m[8 + j]), half);
+          r[8 + j] = ADD(p, m[12 + j]);
+        }
+        for (int i = 0; i < 3; i++) {
+          v p = wasm_f32x4_mul(ADD(r[4 * i + 1], r[4 * i + 2]), half);
+          ST(dw + (3 * i) * tap + co, ADD(r[4 * i], p));
+          ST(dw + (3 * i + 1) * tap + co, wasm_f32x4_mul(SUB(r[4 * i + 1], r[4 * i + 2]), half));
+          ST(dw + (3 * i + 2) * tap + co, ADD(p, r[4 * i + 3]));
+        }
+      }
+    }
+    return;
+  }
+  int chunk = g[G_CHUNK];
+  f32* sums = scratch;
+  f32* vs = scratch + sumFloats;
+  f32* us = vs + 16L * chunk * Ci;
+  int first = unit * g[G_UNIT_TILES];
+  int end = first + g[G_UNIT_TILES] < g[G_TILES] ? first + g[G_UNIT_TILES] : g[G_TILES];
+  for (int at = first; at < end; at += chunk) {
+    int count = end - at < chunk ? end - at : chunk;
+    long vStride = (long)chunk * Ci, uStride = (long)chunk * Co;
+    input2(0, (const f32*)g[G_X], (const f32*)g[G_ZEROS], g[G_IN_H], g[G_IN_W], Ci,
+           g[G_PAD_TOP], g[G_PAD_LEFT], g[G_TILES_H], g[G_TILES_W], at, count, vs,
+           vs + vStride, vs + 2 * vStride, vs + 3 * vStride, vs + 4 * vStride, vs + 5 * vStride,
+           vs + 6 * vStride, vs + 7 * vStride, vs + 8 * vStride, vs + 9 * vStride,
+           vs + 10 * vStride, vs + 11 * vStride, vs + 12 * vStride, vs + 13 * vStride,
+           vs + 14 * vStride, vs + 15 * vStride);
+    gradient2((const f32*)g[G_DY], (const f32*)g[G_ZEROS], g[G_OUT_H], g[G_OUT_W], Co,
+              g[G_TILES_H], g[G_TILES_W], at, count, us, uStride);
+    for (int k = 0; k < 16; k++) {
+      gradient_products(vs + k * vStride, us + k * uStride, sums + k * (long)Ci * Co, count, Ci,
+                        Co);
+    }
+  }
+}
+
 // Runs units of job `gen` on `block` until every phase is done; `thread`
 // picks the scratch area (0 is the main thread).
 __attribute__((export_name("run_job"))) void run_job(int* block, int thread, int gen) {
@@ -1025,6 +1283,8 @@ __attribute__((export_name("run_job"))) void run_job(int* block, int thread, int
         column_sums_unit(phase, unit, args);
       } else if (kind == JOB_ROW_DOTS) {
         row_dots_unit(unit, args);
+      } else if (kind == JOB_WINOGRAD_FILTER_GRADIENT) {
+        winograd_filter_gradient_unit(phase, unit, block, args, thread_scratch(block, thread));
       } else if (kind == JOB_FEW_CHANNEL_FILTER_GRADIENT) {
         if (phase == 0) {
           few_channel_filter_gradient_unit(unit, args);
