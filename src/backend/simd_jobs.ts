@@ -250,7 +250,8 @@ export function batchedProducts(
 
 /** One pass of a Winograd convolution, as `conv2DWinograd` lays it out. */
 export interface WinogradPassArgs {
-  four: boolean;
+  /** The output tile's side: 2, 4 or 6 for F(2×2), F(4×4) or F(6×6). */
+  tile: 2 | 4 | 6;
   x: number;
   zeros: number;
   inH: number;
@@ -263,11 +264,11 @@ export interface WinogradPassArgs {
   /** The pass's tiles: [first, first + count). */
   first: number;
   count: number;
-  /** The transformed inputs, 16 or 36 `[count, inC]` matrices one after another. */
+  /** The transformed inputs, 16, 36 or 64 `[count, inC]` matrices one after another. */
   v: number;
-  /** The transformed filter in panels (16 or 36 `[inC, outC]`). */
+  /** The transformed filter in panels (16, 36 or 64 `[inC, outC]`). */
   u: number;
-  /** The products, 16 or 36 `[count, outC]` matrices one after another. */
+  /** The products, 16, 36 or 64 `[count, outC]` matrices one after another. */
   m: number;
   bias: number;
   relu: boolean;
@@ -281,14 +282,16 @@ export interface WinogradPassArgs {
 
 /**
  * A whole Winograd pass as one job: input transform, products (outC a
- * multiple of 8), output transform with bias and ReLU.
+ * multiple of 8), output transform with bias and ReLU. Each thread's scratch
+ * holds its packed rows (products) or, for F(6×6), one zero-padded 8×8 tile
+ * (input transform).
  */
 export function winogradPass(
   simd: SimdKernels,
   backend: WasmBackendLike,
   pass: WinogradPassArgs,
 ): void {
-  const positions = pass.four ? 36 : 16;
+  const positions = (pass.tile + 2) ** 2;
   if (pass.outC % 8 !== 0) throw new Error(`winogradPass: ${pass.outC} output channels`);
   const addresses = backend.typedArrayFromHeap(pass.table) as unknown as Int32Array;
   for (let k = 0; k < positions; k++) {
@@ -297,7 +300,7 @@ export function winogradPass(
   }
   const [unitTiles, tileUnits] = shareOut(pass.count);
   runJob(simd, backend, JOB_WINOGRAD, [tileUnits, positions, tileUnits], [
-    pass.four ? 1 : 0,
+    pass.tile,
     pass.x,
     pass.zeros,
     pass.inH,
@@ -320,7 +323,7 @@ export function winogradPass(
     pass.outC,
     unitTiles,
     heapOffset(backend, pass.table),
-  ], packedRows(pass.count, pass.inC));
+  ], Math.max(packedRows(pass.count, pass.inC), pass.tile === 6 ? 64 * pass.inC : 0));
 }
 
 /**

@@ -10,8 +10,14 @@
  * products and 4×4 output tiles: 4× fewer multiply-adds than a direct
  * convolution, 1.78× fewer than F(2×2) where the image is large, less where
  * the last tiles stick out (a 9×9 map takes nine 4×4 tiles), so the plan
- * takes whichever does fewer. The filter's transform `G g Gᵀ` is computed
- * once per filter buffer and kept with it. Every VGG16 convolution, the seed
+ * takes whichever does fewer. F(6×6, 3×3) (8×8 input tiles, 64 products,
+ * 1.78 multiplies per output against F(4×4)'s 2.25) runs as the SIMD
+ * module's batched passes where it saves at least a fifth of F(4×4)'s
+ * products; its float32 rounding is 1.4–2× F(4×4)'s (on the trained book
+ * convnet ≤ 5.9e-6 of the largest output against float64; F(4×4) ≤ 2.6e-6).
+ * The filter's transform `G g Gᵀ` is computed once per filter buffer and
+ * kept with it (on the SIMD module: a training step has new weights every
+ * time). Every VGG16 convolution, the seed
  * convnet's deeper ones, and all their input gradients are this shape.
  *
  * With convscope's WASM SIMD module (`simd_module.ts`), each pass of tiles is
@@ -37,10 +43,13 @@ import { type ConvAttrs, isPlain3x3 } from "./_conv_shape.ts";
 
 type TensorInfo = tf.TensorInfo;
 
+/** The output tile's side m of F(m×m, 3×3). */
+export type WinogradTile = 2 | 4 | 6;
+
 /** Geometry of one convolution as F(m×m, 3×3) tiles. */
 export interface WinogradPlan {
-  /** Output tile side m: 2 for F(2×2, 3×3), 4 for F(4×4, 3×3). */
-  tile: 2 | 4;
+  /** Output tile side m: 2, 4 or 6 for F(2×2, 3×3), F(4×4, 3×3) or F(6×6, 3×3). */
+  tile: WinogradTile;
   batch: number;
   inH: number;
   inW: number;
@@ -55,7 +64,7 @@ export interface WinogradPlan {
 }
 
 let enabled = true;
-let forcedTile: 2 | 4 | undefined;
+let forcedTile: WinogradTile | undefined;
 let ownProducts = true;
 
 /**
@@ -75,10 +84,11 @@ export function setWinogradConvolutions(on: boolean): void {
 }
 
 /**
- * Forces one tile size (2: F(2×2, 3×3), 4: F(4×4, 3×3)) or, undefined, lets
- * each plan choose (the default). For comparisons and tests.
+ * Forces one tile size (2: F(2×2, 3×3), 4: F(4×4, 3×3), 6: F(6×6, 3×3),
+ * each where the channels allow it, else the next smaller) or, undefined,
+ * lets each plan choose (the default). For comparisons and tests.
  */
-export function useWinogradTile(tile: 2 | 4 | undefined): void {
+export function useWinogradTile(tile: WinogradTile | undefined): void {
   forcedTile = tile;
 }
 
@@ -88,6 +98,26 @@ export function useWinogradTile(tile: 2 | 4 | undefined): void {
  * and its transforms cost more per tile, so a small saving does not pay.
  */
 const F4_MAX_SHARE_OF_F2 = 0.75;
+
+/**
+ * F(6×6, 3×3) is taken when its products do at most this share of
+ * F(4×4, 3×3)'s (counting the rows the products pad to blocks of 4): its
+ * transforms cost more per tile, and its rounding is 1.4–2× F(4×4)'s.
+ * Measured on 2 threads, F(6×6)'s time against F(4×4)'s: VGG16 at 18² and
+ * 512 channels 0.66× (batch 8; products 0.64×), the book convnet's layers at
+ * batch 32 0.81–0.86× (0.64–0.79×); at 37²–224² with 0.82–0.96× of the
+ * products, 0.78–1.10×, no better on the whole.
+ */
+const F6_MAX_SHARE_OF_F4 = 0.8;
+let f6Allowed = true;
+
+/**
+ * Lets plans take F(6×6, 3×3) where it pays (default) or, off, F(4×4) at
+ * most. For comparisons and tests.
+ */
+export function allowWinogradF6(on: boolean): void {
+  f6Allowed = on;
+}
 
 /**
  * The transforms touch 16 values per tile on each side (Cin + Cout) and the
@@ -121,17 +151,26 @@ export function winogradPlan(
   );
   const { outHeight: outH, outWidth: outW } = info;
   if (outH < 1 || outW < 1) return undefined;
-  // The F(4×4) transforms work on whole SIMD vectors of 4 channels.
+  // The F(4×4) transforms work on whole SIMD vectors of 4 channels; F(6×6)
+  // runs only as the SIMD module's batched passes (8-column panels).
   const f4Fits = inC % 4 === 0 && outC % 4 === 0;
-  const products = (m: number) => Math.ceil(outH / m) * Math.ceil(outW / m) * (m + 2) ** 2;
-  const tile: 2 | 4 = forcedTile
-    ? (forcedTile === 4 && f4Fits ? 4 : 2)
-    : f4Fits && products(4) <= F4_MAX_SHARE_OF_F2 * products(2)
-    ? 4
+  const f6Fits = f4Fits && outC % 8 === 0 && ownProducts && f6Allowed;
+  const batch = x.shape[0];
+  const products = (m: number) =>
+    Math.ceil((batch * Math.ceil(outH / m) * Math.ceil(outW / m)) / 4) * 4 * (m + 2) ** 2;
+  const chosen: WinogradTile = f4Fits && products(4) <= F4_MAX_SHARE_OF_F2 * products(2)
+    ? (f6Fits && products(6) <= F6_MAX_SHARE_OF_F4 * products(4) ? 6 : 4)
     : 2;
+  const tile: WinogradTile = forcedTile === 6 && f6Fits
+    ? 6
+    : forcedTile && forcedTile >= 4 && f4Fits
+    ? 4
+    : forcedTile
+    ? 2
+    : chosen;
   return {
     tile,
-    batch: x.shape[0],
+    batch,
     inH: x.shape[1],
     inW: x.shape[2],
     inC,
@@ -145,13 +184,13 @@ export function winogradPlan(
   };
 }
 
-/** The same convolution as F(2×2, 3×3) tiles. */
-function asF2(plan: WinogradPlan): WinogradPlan {
+/** The same convolution as F(m×m, 3×3) tiles. */
+function withTile(plan: WinogradPlan, tile: WinogradTile): WinogradPlan {
   return {
     ...plan,
-    tile: 2,
-    tilesH: Math.ceil(plan.outH / 2),
-    tilesW: Math.ceil(plan.outW / 2),
+    tile,
+    tilesH: Math.ceil(plan.outH / tile),
+    tilesW: Math.ceil(plan.outW / tile),
   };
 }
 
@@ -212,21 +251,62 @@ function simdFilterTransform(
   filter: TensorInfo,
   backend: WasmBackendLike,
   layout: FilterLayout,
-  four: boolean,
+  tile: WinogradTile,
 ): TensorInfo[] | undefined {
   const [, , inC, outC] = filter.shape;
   if (!simdFilterTransforms || layout !== "panels" || outC % 8 !== 0) return undefined;
   const simd = simdKernels(backend);
   if (!simd) return undefined;
-  const info = backend.makeOutput([four ? 36 : 16, inC, outC], "float32");
+  const info = backend.makeOutput([(tile + 2) ** 2, inC, outC], "float32");
   simd.winogradFilter(
     heapOffset(backend, filter),
     inC,
     outC,
-    four ? 1 : 0,
+    tile,
     heapOffset(backend, info),
   );
   return [info];
+}
+
+/**
+ * `U_k = (G g Gᵀ)_k` for the 64 positions k of an 8×8 tile (F(6×6, 3×3)),
+ * in panels, from an HWIO 3×3 filter: on the SIMD module, or in JS (float64)
+ * where its transforms are switched off.
+ */
+export function transformFilter6(filter: TensorInfo, backend: WasmBackendLike): TensorInfo[] {
+  const fast = simdFilterTransform(filter, backend, "panels", 6);
+  if (fast) return fast;
+  const [, , inC, outC] = filter.shape;
+  const g = backend.typedArrayFromHeap(filter);
+  const { out, u, index } = filterOutputs(64, inC, outC, "panels", backend);
+  const plane = inC * outC;
+  // G (8×3), rows for the points 0, 1, -1, 1/2, -1/2, 2, -2, ∞.
+  const G = [
+    [1, 0, 0],
+    [-2 / 9, -2 / 9, -2 / 9],
+    [-2 / 9, 2 / 9, -2 / 9],
+    [1 / 90, 1 / 45, 2 / 45],
+    [1 / 90, -1 / 45, 2 / 45],
+    [32 / 45, 16 / 45, 8 / 45],
+    [32 / 45, -16 / 45, 8 / 45],
+    [0, 0, 1],
+  ];
+  const rows = new Float64Array(24);
+  for (let i = 0; i < plane; i++) {
+    for (let a = 0; a < 8; a++) {
+      for (let col = 0; col < 3; col++) {
+        rows[3 * a + col] = G[a][0] * g[col * plane + i] + G[a][1] * g[(3 + col) * plane + i] +
+          G[a][2] * g[(6 + col) * plane + i];
+      }
+    }
+    for (let a = 0; a < 8; a++) {
+      for (let b = 0; b < 8; b++) {
+        u[8 * a + b][index![i]] = G[b][0] * rows[3 * a] + G[b][1] * rows[3 * a + 1] +
+          G[b][2] * rows[3 * a + 2];
+      }
+    }
+  }
+  return out;
 }
 
 /**
@@ -240,7 +320,7 @@ export function transformFilter4(
   layout: FilterLayout = "matrices",
 ): TensorInfo[] {
   const [, , inC, outC] = filter.shape;
-  const fast = simdFilterTransform(filter, backend, layout, true);
+  const fast = simdFilterTransform(filter, backend, layout, 4);
   if (fast) return fast;
   const g = backend.typedArrayFromHeap(filter);
   const { out, u, index } = filterOutputs(36, inC, outC, layout, backend);
@@ -286,7 +366,7 @@ export function transformFilter(
   layout: FilterLayout = "matrices",
 ): TensorInfo[] {
   const [, , inC, outC] = filter.shape;
-  const fast = simdFilterTransform(filter, backend, layout, false);
+  const fast = simdFilterTransform(filter, backend, layout, 2);
   if (fast) return fast;
   const g = backend.typedArrayFromHeap(filter);
   const { out, u, index } = filterOutputs(16, inC, outC, layout, backend);
@@ -452,8 +532,11 @@ export function conv2DWinograd(
 ): TensorInfo {
   const simd = simdKernels(backend);
   // The JS transforms are F(2×2) only.
-  if (!simd && plan.tile === 4) plan = asF2(plan);
-  const four = plan.tile === 4;
+  if (!simd && plan.tile !== 2) plan = withTile(plan, 2);
+  // F(6×6) runs only as batched passes, which need 8-column panels.
+  const own = ownProducts && plan.outC % 8 === 0;
+  if (plan.tile === 6 && !own) plan = withTile(plan, 4);
+  const tile = plan.tile;
   // Every intermediate is freed when a pass ends, also when a kernel throws.
   const free = (infos: TensorInfo[]) => infos.forEach((info) => backend.disposeData(info.dataId));
   if (!simd) {
@@ -471,28 +554,30 @@ export function conv2DWinograd(
   }
   const at = (info: TensorInfo) => heapOffset(backend, info);
   const { batch, inH, inW, inC, outH, outW, outC, padTop, padLeft, tilesH, tilesW } = plan;
-  const positions = four ? 36 : 16;
+  const positions = (tile + 2) ** 2;
   // Where the output channels fill the SIMD module's 8-column panels, each
   // pass is one job on every thread (transforms and products with fused
   // multiply-adds); elsewhere the products run one by one on XNNPACK.
-  const own = ownProducts && outC % 8 === 0;
   const layout: FilterLayout = own ? "panels" : "matrices";
   const u = derivedFrom(
     backend,
     filter,
-    `winograd${four ? 4 : 2}-${layout}`,
-    () => (four ? transformFilter4 : transformFilter)(filter, backend, layout),
+    `winograd${tile}-${layout}`,
+    () =>
+      tile === 6
+        ? transformFilter6(filter, backend)
+        : (tile === 4 ? transformFilter4 : transformFilter)(filter, backend, layout),
   );
-  const [input, output] = four
+  const [input, output] = tile === 4
     ? [simd.winograd4Input, simd.winograd4Output]
     : [simd.winogradInput, simd.winogradOutput];
   const out = backend.makeOutput([batch, outH, outW, outC], "float32");
   const zero = at(zeros(backend, Math.max(inC, outC)));
   const total = batch * tilesH * tilesW;
-  const chunk = tilesPerChunk(inC, outC, total, positions);
+  const chunk = tilesPerChunk(inC, outC, total, positions, own);
   // The batched passes take the addresses of V's and M's matrices from a
   // table; so do F(4×4)'s kernels; F(2×2)'s take them as arguments.
-  const table = own || four ? backend.makeOutput([2 * positions], "int32") : undefined;
+  const table = own || tile !== 2 ? backend.makeOutput([2 * positions], "int32") : undefined;
   const buffers = (infos: TensorInfo[]) => {
     if (!table) return infos.map(at);
     (backend.typedArrayFromHeap(table) as unknown as Int32Array).set(infos.map(at));
@@ -509,7 +594,7 @@ export function conv2DWinograd(
           v.push(backend.makeOutput([positions, count, inC], "float32"));
           m.push(backend.makeOutput([positions, count, outC], "float32"));
           winogradPass(simd, backend, {
-            four,
+            tile,
             x: at(x),
             zeros: zero,
             inH,
@@ -592,17 +677,23 @@ function xnnpackProducts(v: TensorInfo[], u: TensorInfo[], backend: WasmBackendL
  * Tiles per pass. The transformed inputs and products of a whole batch
  * are several times the size of the convolution's output (at batch 32,
  * 72×72, 32→64 channels, F(2×2): 250 MB), so large convolutions go in passes
- * whose intermediates stay within ~8 MB, in cache; each pass still hands
- * XNNPACK at least 256 rows. `positions` is 16 for F(2×2), 36 for F(4×4).
+ * whose intermediates stay within ~8 MB, in cache. `positions` is 16, 36 or
+ * 64 for F(2×2), F(4×4), F(6×6). A pass whose products go to XNNPACK still
+ * hands it at least 256 rows; the SIMD module's batched passes (`batched`)
+ * at least 64 (at 512 channels, 256 F(4×4) tiles are 38 MB: measured as fast
+ * or faster in 64-tile passes, and F(6×6) at batch 32 and 64↔128 channels
+ * 0.81–0.85× F(4×4)'s time with them against 1.09–1.14× without).
  */
 export function tilesPerChunk(
   inC: number,
   outC: number,
   total: number,
-  positions: 16 | 36 = 16,
+  positions = 16,
+  batched = false,
 ): number {
   const bytesPerTile = positions * 4 * (inC + outC);
-  return Math.min(total, Math.max(256, Math.floor((8 << 20) / bytesPerTile)));
+  const least = batched ? 64 : 256;
+  return Math.min(total, Math.max(least, Math.floor((8 << 20) / bytesPerTile)));
 }
 
 let stockConv: tf.KernelConfig | undefined;

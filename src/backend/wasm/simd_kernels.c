@@ -1,5 +1,5 @@
 // convscope's own WASM SIMD kernels (4 channels per vector): the Winograd
-// F(2x2, 3x3) and F(4x4, 3x3) input, output and filter transforms, the 2x2
+// F(2x2, 3x3), F(4x4, 3x3) and F(6x6, 3x3) input, output and filter transforms, the 2x2
 // max-pooling gradient, a transposed im2col for filter gradients, and the
 // jobs (run_job) that the main thread and helper threads share. Built
 // by scripts/build_wasm.sh into simd_kernels.ts.
@@ -104,13 +104,30 @@ __attribute__((export_name("winograd_input"))) void winograd_input(
 }
 
 // The filter transform U_k = (G g G^T)_k of an HWIO 3x3 filter g, for
-// F(2x2, 3x3) (16 positions) or F(4x4, 3x3) (36), into `u`: one [Ci, Co]
-// matrix per position, `Ci * Co` floats apart, each in the batched products'
-// panels of 8 columns (value (ci, co) at ((co / 8) * Ci + ci) * 8 + co % 8).
-// Co is a multiple of 8. A training step has new weights every time, so this
-// runs once per convolution and step.
-static inline __attribute__((always_inline)) void g_rows(int four, v x0, v x1, v x2, v* o) {
-  if (four) {
+// F(2x2, 3x3) (16 positions), F(4x4, 3x3) (36) or F(6x6, 3x3) (64), into
+// `u`: one [Ci, Co] matrix per position, `Ci * Co` floats apart, each in the
+// batched products' panels of 8 columns (value (ci, co) at ((co / 8) * Ci +
+// ci) * 8 + co % 8). Co is a multiple of 8. A training step has new weights
+// every time, so this runs once per convolution and step.
+static inline __attribute__((always_inline)) void g_rows(int tile, v x0, v x1, v x2, v* o) {
+  if (tile == 6) {
+    // G's rows for the points 0, 1, -1, 1/2, -1/2, 2, -2 and infinity.
+    v s = ADD(x0, x2);
+    o[0] = x0;
+    o[1] = wasm_f32x4_mul(ADD(s, x1), wasm_f32x4_splat(-2.0f / 9));
+    o[2] = wasm_f32x4_mul(SUB(s, x1), wasm_f32x4_splat(-2.0f / 9));
+    v e = ADD(wasm_f32x4_mul(x0, wasm_f32x4_splat(1.0f / 90)),
+              wasm_f32x4_mul(x2, wasm_f32x4_splat(2.0f / 45)));
+    v m = wasm_f32x4_mul(x1, wasm_f32x4_splat(1.0f / 45));
+    o[3] = ADD(e, m);
+    o[4] = SUB(e, m);
+    v e2 = ADD(wasm_f32x4_mul(x0, wasm_f32x4_splat(32.0f / 45)),
+               wasm_f32x4_mul(x2, wasm_f32x4_splat(8.0f / 45)));
+    v m2 = wasm_f32x4_mul(x1, wasm_f32x4_splat(16.0f / 45));
+    o[5] = ADD(e2, m2);
+    o[6] = SUB(e2, m2);
+    o[7] = x2;
+  } else if (tile == 4) {
     // G's rows for the points 0, 1, -1, 2, -2 and infinity.
     v s = ADD(x0, x2);
     v sixth = wasm_f32x4_splat(1.0f / 6);
@@ -133,39 +150,37 @@ static inline __attribute__((always_inline)) void g_rows(int four, v x0, v x1, v
 }
 
 static inline __attribute__((always_inline)) void filter_block(const f32* g, long plane,
-                                                               long from, long to, int four,
+                                                               long from, long to, int tile,
                                                                f32* u) {
-  const int n = four ? 6 : 4;
-  v rows[18], out[6];
-  // G g: n rows of 3.
-#pragma unroll
-  for (int col = 0; col < 3; col++) {
-    g_rows(four, LD(g + col * plane + from), LD(g + (3 + col) * plane + from),
-           LD(g + (6 + col) * plane + from), out);
-#pragma unroll
-    for (int a = 0; a < n; a++) rows[3 * a + col] = out[a];
-  }
+  const int n = tile + 2;
+  // G g, column by column: three columns of n.
+  v c0[8], c1[8], c2[8], out[8];
+  g_rows(tile, LD(g + from), LD(g + 3 * plane + from), LD(g + 6 * plane + from), c0);
+  g_rows(tile, LD(g + plane + from), LD(g + 4 * plane + from), LD(g + 7 * plane + from), c1);
+  g_rows(tile, LD(g + 2 * plane + from), LD(g + 5 * plane + from), LD(g + 8 * plane + from), c2);
   // (G g) G^T: the same along each row.
-#pragma unroll
+#pragma clang loop unroll(full)
   for (int a = 0; a < n; a++) {
-    g_rows(four, rows[3 * a], rows[3 * a + 1], rows[3 * a + 2], out);
-#pragma unroll
+    g_rows(tile, c0[a], c1[a], c2[a], out);
+#pragma clang loop unroll(full)
     for (int b = 0; b < n; b++) ST(u + (a * n + b) * plane + to, out[b]);
   }
 }
 
 __attribute__((export_name("winograd_filter"))) void winograd_filter(const f32* g, int Ci, int Co,
-                                                                      int four, f32* u) {
+                                                                      int tile, f32* u) {
   long plane = (long)Ci * Co;
   for (int ci = 0; ci < Ci; ci++) {
     for (int co = 0; co < Co; co += 4) {
       long from = (long)ci * Co + co;
       long to = ((long)(co >> 3) * Ci + ci) * 8 + (co & 7);
-      // Two copies with constant sizes: registers only, no stack.
-      if (four) {
-        filter_block(g, plane, from, to, 1, u);
+      // One copy per tile size, each with constant sizes: registers only, no stack.
+      if (tile == 6) {
+        filter_block(g, plane, from, to, 6, u);
+      } else if (tile == 4) {
+        filter_block(g, plane, from, to, 4, u);
       } else {
-        filter_block(g, plane, from, to, 0, u);
+        filter_block(g, plane, from, to, 2, u);
       }
     }
   }
@@ -565,6 +580,152 @@ typedef float f32x4_lanes __attribute__((__vector_size__(16)));
 #define MADD(a, b, c) ADD(wasm_f32x4_mul(a, b), c)
 #endif
 
+// ---------------------------------------------------------------------------
+// Winograd F(6x6, 3x3) (interpolation points 0, 1, -1, 1/2, -1/2, 2, -2,
+// inf): 8x8 input tiles at stride 6, 64 products per tile, 1.78 multiplies
+// per output against F(4x4)'s 2.25. Its float32 rounding is 1.4-2x
+// F(4x4)'s (measured against float64 in tests/winograd_test.ts). Only the
+// batched passes use it: the table holds the 64 V then the 64 M addresses.
+
+// B^T x for one column (or row) of eight.
+static inline __attribute__((always_inline)) void bt8(const v* x, v* o) {
+  v k525 = K(5.25f), k425 = K(4.25f);
+  o[0] = ADD(SUB(x[0], x[6]), MUL(k525, SUB(x[4], x[2])));
+  o[7] = ADD(SUB(x[7], x[1]), MUL(k525, SUB(x[3], x[5])));
+  v p = SUB(ADD(x[2], x[6]), MUL(k425, x[4]));
+  v q = SUB(ADD(x[1], x[5]), MUL(k425, x[3]));
+  o[1] = ADD(p, q);
+  o[2] = SUB(p, q);
+  v r = ADD(SUB(MUL(K(0.25f), x[2]), MUL(K(1.25f), x[4])), x[6]);
+  v s = ADD(SUB(MUL(K(0.5f), x[1]), MUL(K(2.5f), x[3])), MUL(K(2.0f), x[5]));
+  o[3] = ADD(r, s);
+  o[4] = SUB(r, s);
+  v r2 = ADD(SUB(MUL(K(4.0f), x[2]), MUL(K(5.0f), x[4])), x[6]);
+  v s2 = ADD(SUB(MUL(K(2.0f), x[1]), MUL(K(2.5f), x[3])), MUL(K(0.5f), x[5]));
+  o[5] = ADD(r2, s2);
+  o[6] = SUB(r2, s2);
+}
+
+// A^T m for one column (or row) of eight: six outputs.
+static inline __attribute__((always_inline)) void at8(const v* m, v* o) {
+  v a = ADD(m[1], m[2]), b = SUB(m[1], m[2]), c = ADD(m[3], m[4]), d = SUB(m[3], m[4]);
+  v e = ADD(m[5], m[6]), f = SUB(m[5], m[6]);
+  o[0] = ADD(ADD(m[0], a), ADD(c, e));
+  o[1] = ADD(ADD(b, MUL(K(2.0f), d)), MUL(K(0.5f), f));
+  o[2] = ADD(ADD(a, MUL(K(4.0f), c)), MUL(K(0.25f), e));
+  o[3] = ADD(ADD(b, MUL(K(8.0f), d)), MUL(K(0.125f), f));
+  o[4] = ADD(ADD(a, MUL(K(16.0f), c)), MUL(K(0.0625f), e));
+  o[5] = ADD(ADD(ADD(b, MUL(K(32.0f), d)), MUL(K(0.03125f), f)), m[7]);
+}
+
+// Zeroes `count` floats (a multiple of 4). A plain loop would become a call
+// to memset, which a module with no library of its own lacks.
+static inline __attribute__((always_inline)) void zero_floats(f32* to, long count) {
+  for (long i = 0; i < count; i += 4) {
+    __asm__ volatile("" ::: "memory");
+    ST(to + i, wasm_f32x4_splat(0));
+  }
+}
+
+// One group of 4 channels of one tile: (B^T d B) into the 64 outputs at
+// `at`, pixel (i, j) at origin + i * rowStride + j * C.
+static inline __attribute__((always_inline)) void input6_group(const f32* origin, long rowStride,
+                                                               int C, int c, const int* table,
+                                                               long at) {
+  v t[64], col[8], o[8];
+  // B^T d, column by column.
+#pragma clang loop unroll(full)
+  for (int j = 0; j < 8; j++) {
+#pragma clang loop unroll(full)
+    for (int i = 0; i < 8; i++) col[i] = LD(origin + i * rowStride + j * C + c);
+    bt8(col, o);
+#pragma clang loop unroll(full)
+    for (int i = 0; i < 8; i++) t[8 * i + j] = o[i];
+  }
+  // (B^T d) B, row by row, straight into the 64 outputs.
+#pragma clang loop unroll(full)
+  for (int i = 0; i < 8; i++) {
+    bt8(t + 8 * i, o);
+#pragma clang loop unroll(full)
+    for (int j = 0; j < 8; j++) ST((f32*)table[8 * i + j] + at, o[j]);
+  }
+}
+
+// V_k[t - first, c] = (B^T d B)_k, d the 8x8 input tile at (6ty - padTop,
+// 6tx - padLeft), zero outside the input. C is a multiple of 4. A tile that
+// reaches past the input is first copied into `block` (64 * C floats, the
+// thread's scratch) with zeros around it.
+static inline __attribute__((always_inline)) void input6(
+    int skip, const f32* x, int inH, int inW, int C, int padTop, int padLeft, int tilesH,
+    int tilesW, int first, int count, const int* table, f32* block) {
+  long rowStride = (long)inW * C;
+  for (int tile = skip; tile < count; tile++) {
+    GridAt g = grid_at(first + tile, tilesH, tilesW);
+    int y0 = 6 * g.y - padTop, x0 = 6 * g.x - padLeft;
+    long base = (long)tile * C;
+    if (y0 >= 0 && x0 >= 0 && y0 + 8 <= inH && x0 + 8 <= inW) {
+      const f32* origin = x + ((long)(g.n * inH + y0) * inW + x0) * C;
+      for (int c = 0; c < C; c += 4) input6_group(origin, rowStride, C, c, table, base + c);
+      continue;
+    }
+    zero_floats(block, 64L * C);
+    int i0 = y0 < 0 ? -y0 : 0, i1 = inH - y0 < 8 ? inH - y0 : 8;
+    int j0 = x0 < 0 ? -x0 : 0, j1 = inW - x0 < 8 ? inW - x0 : 8;
+    for (int i = i0; i < i1; i++) {
+      const f32* from = x + ((long)(g.n * inH + y0 + i) * inW + x0 + j0) * C;
+      f32* to = block + ((long)i * 8 + j0) * C;
+      for (long k = 0; k < (long)(j1 - j0) * C; k += 4) {
+        __asm__ volatile("" ::: "memory"); // (not a memcpy call)
+        ST(to + k, LD(from + k));
+      }
+    }
+    for (int c = 0; c < C; c += 4) input6_group(block, 8L * C, C, c, table, base + c);
+  }
+}
+
+// y = A^T m A + bias for the 64 products of tiles [first, first + count),
+// then max(y, floor), into the NHWC output; tiles at the bottom and right
+// edges may stick out. C is a multiple of 4.
+static inline __attribute__((always_inline)) void output6(
+    int skip, const int* table, const f32* bias, f32 floor, f32* y, int outH, int outW,
+    int C, int tilesH, int tilesW, int first, int count) {
+  v vfloor = wasm_f32x4_splat(floor);
+  for (int tile = skip; tile < count; tile++) {
+    GridAt g = grid_at(first + tile, tilesH, tilesW);
+    int yy = 6 * g.y, xx = 6 * g.x;
+    int rows = outH - yy < 6 ? outH - yy : 6;
+    int cols = outW - xx < 6 ? outW - xx : 6;
+    f32* q = y + ((long)(g.n * outH + yy) * outW + xx) * C;
+    long rowStride = (long)outW * C;
+    long base = (long)tile * C;
+    for (int c = 0; c < C; c += 4) {
+      long at = base + c;
+      v s[48], col[8], o[6];
+      // A^T m, column by column.
+#pragma unroll
+      for (int j = 0; j < 8; j++) {
+#pragma unroll
+        for (int i = 0; i < 8; i++) col[i] = LD((const f32*)table[8 * i + j] + at);
+        at8(col, o);
+#pragma unroll
+        for (int r = 0; r < 6; r++) s[8 * r + j] = o[r];
+      }
+      v b = LD(bias + c);
+#pragma unroll
+      for (int r = 0; r < 6; r++) {
+        if (r < rows) {
+          at8(s + 8 * r, o);
+          f32* out = q + r * rowStride + c;
+#pragma unroll
+          for (int k = 0; k < 6; k++) {
+            if (k < cols) ST(out + k * C, wasm_f32x4_pmax(vfloor, ADD(o[k], b)));
+          }
+        }
+      }
+    }
+  }
+}
+
 // Rows of A in blocks of four, each block as K groups of its 4 rows' values,
 // so that the product's inner loop reads one block with one pointer.
 // `to` holds ceil(M / 4) * 4 * K floats.
@@ -693,7 +854,7 @@ static inline __attribute__((always_inline)) void product_unit(int p, const int*
 
 // A Winograd pass's arguments (after JOB_ARGS).
 enum {
-  W_FOUR, W_X, W_ZEROS, W_IN_H, W_IN_W, W_IN_C, W_PAD_TOP, W_PAD_LEFT, W_TILES_H, W_TILES_W,
+  W_TILE, W_X, W_ZEROS, W_IN_H, W_IN_W, W_IN_C, W_PAD_TOP, W_PAD_LEFT, W_TILES_H, W_TILES_W,
   W_FIRST, W_COUNT, W_V, W_U, W_M, W_BIAS, W_RELU, W_Y, W_OUT_H, W_OUT_W, W_OUT_C, W_UNIT_TILES,
   W_TABLE
 };
@@ -702,11 +863,12 @@ enum {
 // output transform (phase 2). V and M hold their 16 or 36 matrices one after
 // another; the table lists their addresses, V's first, then M's.
 static inline __attribute__((always_inline)) void transform_unit(int phase, int unit,
-                                                                 const int* w) {
+                                                                 const int* w, f32* scratch) {
   int count = w[W_COUNT], unitTiles = w[W_UNIT_TILES];
   int skip = unit * unitTiles;
   int end = skip + unitTiles < count ? skip + unitTiles : count;
-  int positions = w[W_FOUR] ? 36 : 16;
+  int tileSize = w[W_TILE];
+  int positions = (tileSize + 2) * (tileSize + 2);
   const int* table = (const int*)w[W_TABLE];
   const int* vt = table;
   const int* mt = table + positions;
@@ -715,7 +877,10 @@ static inline __attribute__((always_inline)) void transform_unit(int phase, int 
   const f32* bias = (const f32*)w[W_BIAS];
   f32 floor = w[W_RELU] ? 0.0f : -__builtin_inff();
   f32* y = (f32*)w[W_Y];
-  if (phase == 0 && w[W_FOUR]) {
+  if (phase == 0 && tileSize == 6) {
+    input6(skip, x, w[W_IN_H], w[W_IN_W], w[W_IN_C], w[W_PAD_TOP], w[W_PAD_LEFT], w[W_TILES_H],
+           w[W_TILES_W], w[W_FIRST], end, vt, scratch);
+  } else if (phase == 0 && tileSize == 4) {
     input4(skip, x, zeros, w[W_IN_H], w[W_IN_W], w[W_IN_C], w[W_PAD_TOP], w[W_PAD_LEFT],
            w[W_TILES_H], w[W_TILES_W], w[W_FIRST], end, vt);
   } else if (phase == 0) {
@@ -724,7 +889,10 @@ static inline __attribute__((always_inline)) void transform_unit(int phase, int 
            w[W_TILES_H], w[W_TILES_W], w[W_FIRST], end, T(0), T(1), T(2), T(3), T(4), T(5), T(6),
            T(7), T(8), T(9), T(10), T(11), T(12), T(13), T(14), T(15));
 #undef T
-  } else if (w[W_FOUR]) {
+  } else if (tileSize == 6) {
+    output6(skip, mt, bias, floor, y, w[W_OUT_H], w[W_OUT_W], w[W_OUT_C], w[W_TILES_H],
+            w[W_TILES_W], w[W_FIRST], end);
+  } else if (tileSize == 4) {
     output4(skip, mt, bias, floor, y, w[W_OUT_H], w[W_OUT_W], w[W_OUT_C], w[W_TILES_H],
             w[W_TILES_W], w[W_FIRST], end);
   } else {
@@ -822,15 +990,6 @@ enum {
   F_X, F_DY, F_PARTS, F_DW, F_IN_H, F_IN_W, F_IN_C, F_OUT_H, F_OUT_W, F_OUT_C, F_PAD_TOP,
   F_PAD_LEFT, F_ROWS, F_UNIT_ROWS, F_UNITS
 };
-
-// Zeroes `count` floats (a multiple of 4). A plain loop would become a call
-// to memset, which a module with no library of its own lacks.
-static inline __attribute__((always_inline)) void zero_floats(f32* to, long count) {
-  for (long i = 0; i < count; i += 4) {
-    __asm__ volatile("" ::: "memory");
-    ST(to + i, wasm_f32x4_splat(0));
-  }
-}
 
 static inline __attribute__((always_inline)) void few_channel_filter_gradient_unit(int unit,
                                                                                    const int* g) {
@@ -1297,7 +1456,7 @@ __attribute__((export_name("run_job"))) void run_job(int* block, int thread, int
                     args[W_OUT_C]};
         product_unit(unit, w, thread_scratch(block, thread));
       } else {
-        transform_unit(phase, unit, args);
+        transform_unit(phase, unit, args, thread_scratch(block, thread));
       }
     }
     await_phase(claimWord, done, gen);
