@@ -799,6 +799,12 @@ static inline __attribute__((always_inline)) void product_packed(const f32* a, c
   }
 }
 
+// Each job's units are a function of their own, not inlined into run_job:
+// V8 compiles and tiers up every function separately, and one function
+// holding every kernel (69 KB) took its optimised code longer to arrive and
+// made the first runs of a process slower.
+#define UNIT __attribute__((noinline))
+
 enum { JOB_KIND = 8, JOB_SCRATCH, JOB_SCRATCH_FLOATS, JOB_ARGS };
 enum {
   JOB_PRODUCTS = 1, JOB_WINOGRAD = 2, JOB_CEILING = 3, JOB_FEW_CHANNEL_INPUT_GRADIENT = 4,
@@ -842,12 +848,9 @@ static inline __attribute__((always_inline)) f32* thread_scratch(const int* job,
   return (f32*)job[JOB_SCRATCH] + (long)thread * job[JOB_SCRATCH_FLOATS];
 }
 
-static inline __attribute__((always_inline)) void product_unit(int p, const int* args,
-                                                               f32* scratch) {
-  const f32* a = (const f32*)args[0];
-  const f32* b = (const f32*)args[1];
-  f32* c = (f32*)args[2];
-  int M = args[4], K = args[5], N = args[6];
+// Product p of a batch: C_p = A_p . B_p (see above).
+static UNIT void product_unit(int p, const f32* a, const f32* b, f32* c, int M, int K, int N,
+                              f32* scratch) {
   pack_rows4(a + (long)p * M * K, scratch, M, K);
   product_packed(scratch, b + (long)p * K * N, c + (long)p * M * N, M, K, N);
 }
@@ -862,7 +865,7 @@ enum {
 // Tiles [unit * unitTiles, ...) of the pass's input transform (phase 0) or
 // output transform (phase 2). V and M hold their 16 or 36 matrices one after
 // another; the table lists their addresses, V's first, then M's.
-static inline __attribute__((always_inline)) void transform_unit(int phase, int unit,
+static UNIT void transform_unit(int phase, int unit,
                                                                  const int* w, f32* scratch) {
   int count = w[W_COUNT], unitTiles = w[W_UNIT_TILES];
   int skip = unit * unitTiles;
@@ -908,7 +911,7 @@ static inline __attribute__((always_inline)) void transform_unit(int phase, int 
 // vector multiply-adds (4 lanes each) with no memory traffic, as many chains
 // as it takes to keep the multiply-add units busy; what it returns is
 // written to the thread's scratch so that the work cannot be dropped.
-static inline __attribute__((always_inline)) void ceiling_unit(const int* args, f32* scratch) {
+static UNIT void ceiling_unit(const int* args, f32* scratch) {
   v acc[12];
   for (int r = 0; r < 12; r++) acc[r] = wasm_f32x4_splat(0.001f * r);
   v scale = wasm_f32x4_splat(0.999f), step = wasm_f32x4_splat(0.001f);
@@ -938,7 +941,7 @@ static inline __attribute__((always_inline)) f32 lane_sum(v x) {
          wasm_f32x4_extract_lane(x, 2) + wasm_f32x4_extract_lane(x, 3);
 }
 
-static inline __attribute__((always_inline)) void few_channel_input_gradient_unit(int unit,
+static UNIT void few_channel_input_gradient_unit(int unit,
                                                                                   const int* g) {
   const f32* dy = (const f32*)g[I_DY];
   const f32* w = (const f32*)g[I_W];
@@ -991,7 +994,7 @@ enum {
   F_PAD_LEFT, F_ROWS, F_UNIT_ROWS, F_UNITS
 };
 
-static inline __attribute__((always_inline)) void few_channel_filter_gradient_unit(int unit,
+static UNIT void few_channel_filter_gradient_unit(int unit,
                                                                                    const int* g) {
   const f32* x = (const f32*)g[F_X];
   const f32* dy = (const f32*)g[F_DY];
@@ -1051,7 +1054,7 @@ static inline __attribute__((always_inline)) void few_channel_filter_gradient_un
 }
 
 // Phase 1: tap `tap` of dw, the sum of every phase-0 unit's sums for it.
-static inline __attribute__((always_inline)) void few_channel_filter_sum_unit(int tap,
+static UNIT void few_channel_filter_sum_unit(int tap,
                                                                               const int* g) {
   long tapFloats = (long)g[F_IN_C] * g[F_OUT_C];
   const f32* parts = (const f32*)g[F_PARTS] + tap * tapFloats;
@@ -1086,7 +1089,7 @@ static inline __attribute__((always_inline)) f32 row_dot(const f32* w, const f32
   return sum;
 }
 
-static inline __attribute__((always_inline)) void row_dots_unit(int unit, const int* d) {
+static UNIT void row_dots_unit(int unit, const int* d) {
   const f32* w = (const f32*)d[D_W];
   const f32* x = (const f32*)d[D_X];
   f32* y = (f32*)d[D_Y];
@@ -1106,7 +1109,7 @@ static inline __attribute__((always_inline)) void row_dots_unit(int unit, const 
 // own C floats of `parts`; phase 1 (one unit) adds those up.
 enum { S_X, S_PARTS, S_OUT, S_ROWS, S_C, S_UNIT_ROWS, S_UNITS };
 
-static inline __attribute__((always_inline)) void column_sums_unit(int phase, int unit,
+static UNIT void column_sums_unit(int phase, int unit,
                                                                    const int* s) {
   int C = s[S_C];
   if (phase == 1) {
@@ -1167,7 +1170,7 @@ enum {
   V_RELU, V_ROWS, V_UNIT_ROWS
 };
 
-static inline __attribute__((always_inline)) void few_channel_convolution_unit(int unit,
+static UNIT void few_channel_convolution_unit(int unit,
                                                                                const int* g) {
   const f32* x = (const f32*)g[V_X];
   const f32* w = (const f32*)g[V_W];
@@ -1247,7 +1250,7 @@ static inline __attribute__((always_inline)) void few_channel_convolution_unit(i
 
 // ReLU's gradient from its output (after JOB_ARGS): out = y > 0 ? dy : 0 for
 // `count` values, `unitValues` per unit (a multiple of 4).
-static inline __attribute__((always_inline)) void relu_gradient_unit(int unit, const int* r) {
+static UNIT void relu_gradient_unit(int unit, const int* r) {
   const f32* dy = (const f32*)r[0];
   const f32* y = (const f32*)r[1];
   f32* out = (f32*)r[2];
@@ -1349,7 +1352,7 @@ static inline __attribute__((always_inline)) void gradient_products(const f32* v
   }
 }
 
-static inline __attribute__((always_inline)) void winograd_filter_gradient_unit(
+static UNIT void winograd_filter_gradient_unit(
     int phase, int unit, const int* job, const int* g, f32* scratch) {
   int Ci = g[G_IN_C], Co = g[G_OUT_C];
   long sumFloats = 16L * Ci * Co;
@@ -1429,7 +1432,8 @@ __attribute__((export_name("run_job"))) void run_job(int* block, int thread, int
     for (int unit; (unit = claim(claimWord, gen)) >= 0; finish(done, units)) {
       int kind = block[JOB_KIND];
       if (kind == JOB_PRODUCTS) {
-        product_unit(unit, args, thread_scratch(block, thread));
+        product_unit(unit, (const f32*)args[0], (const f32*)args[1], (f32*)args[2], args[4],
+                     args[5], args[6], thread_scratch(block, thread));
       } else if (kind == JOB_CEILING) {
         ceiling_unit(args, thread_scratch(block, thread));
       } else if (kind == JOB_FEW_CHANNEL_INPUT_GRADIENT) {
@@ -1452,9 +1456,9 @@ __attribute__((export_name("run_job"))) void run_job(int* block, int thread, int
         }
 
       } else if (phase == 1) {
-        int w[7] = {args[W_V], args[W_U], args[W_M], 0, args[W_COUNT], args[W_IN_C],
-                    args[W_OUT_C]};
-        product_unit(unit, w, thread_scratch(block, thread));
+        // A Winograd pass's products: V_k [count, inC] . U_k [inC, outC].
+        product_unit(unit, (const f32*)args[W_V], (const f32*)args[W_U], (f32*)args[W_M],
+                     args[W_COUNT], args[W_IN_C], args[W_OUT_C], thread_scratch(block, thread));
       } else {
         transform_unit(phase, unit, args, thread_scratch(block, thread));
       }
