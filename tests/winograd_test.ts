@@ -115,10 +115,15 @@ Deno.test("Winograd convolutions, fused bias+ReLU and input gradients match the 
 
 Deno.test("F(6×6) or F(4×4) is chosen where it does enough fewer multiply-adds, F(2×2) elsewhere", () => {
   const info = (shape: number[]) => ({ shape, dtype: "float32" as const, dataId: {} });
-  const tile = (size: number, inC: number, outC: number) =>
-    winogradPlan(info([1, size, size, inC]), info([3, 3, inC, outC]), { strides: 1, pad: "same" })
-      ?.tile;
-  assertEquals(tile(150, 64, 64), 6); // VGG16 block1: 25² tiles × 64 vs 38² × 36 (0.77)
+  const tile = (size: number, inC: number, outC: number, batch = 1) =>
+    winogradPlan(info([batch, size, size, inC]), info([3, 3, inC, outC]), {
+      strides: 1,
+      pad: "same",
+    })?.tile;
+  // VGG16 block1: 25² tiles × 64 vs 38² × 36 (0.77), but 64 → 64 channels
+  // pay for F(6×6)'s transforms only at batches of 16 or more.
+  assertEquals(tile(150, 64, 64), 4);
+  assertEquals(tile(150, 64, 64, 16), 6);
   assertEquals(tile(75, 128, 128), 4); // block2: 172 × 64 vs 364 × 36 (0.84): F(6×6) saves too little
   assertEquals(tile(37, 256, 256), 4); // block3: 52 × 64 vs 100 × 36 (0.92)
   assertEquals(tile(18, 512, 512), 6); // block4: 12 × 64 vs 28 × 36 (rows in blocks of 4)

@@ -109,6 +109,16 @@ const F4_MAX_SHARE_OF_F2 = 0.75;
  * products, 0.78–1.10×, no better on the whole.
  */
 const F6_MAX_SHARE_OF_F4 = 0.8;
+
+/**
+ * Below this many multiply-adds per transformed value (`Cin·Cout / (Cin +
+ * Cout)`), F(6×6)'s larger transforms pay only at batches of at least
+ * {@linkcode F6_FEW_CHANNELS_MIN_BATCH}: 32 → 64 channels (21) took 1.15–1.27×
+ * F(4×4)'s time at batch 1 and 0.82–0.88× at batch 16–32; 64 → 64 (32)
+ * 0.98–1.19× at batch 1–8; 64 → 128 (43) 0.85× at batch 1.
+ */
+const F6_MIN_MACS_PER_VALUE = 40;
+const F6_FEW_CHANNELS_MIN_BATCH = 16;
 let f6Allowed = true;
 
 /**
@@ -154,12 +164,14 @@ export function winogradPlan(
   // The F(4×4) transforms work on whole SIMD vectors of 4 channels; F(6×6)
   // runs only as the SIMD module's batched passes (8-column panels).
   const f4Fits = inC % 4 === 0 && outC % 4 === 0;
-  const f6Fits = f4Fits && outC % 8 === 0 && ownProducts && f6Allowed;
   const batch = x.shape[0];
+  const f6Pays = (inC * outC) / (inC + outC) >= F6_MIN_MACS_PER_VALUE ||
+    batch >= F6_FEW_CHANNELS_MIN_BATCH;
+  const f6Fits = f4Fits && outC % 8 === 0 && ownProducts && f6Allowed;
   const products = (m: number) =>
     Math.ceil((batch * Math.ceil(outH / m) * Math.ceil(outW / m)) / 4) * 4 * (m + 2) ** 2;
   const chosen: WinogradTile = f4Fits && products(4) <= F4_MAX_SHARE_OF_F2 * products(2)
-    ? (f6Fits && products(6) <= F6_MAX_SHARE_OF_F4 * products(4) ? 6 : 4)
+    ? (f6Fits && f6Pays && products(6) <= F6_MAX_SHARE_OF_F4 * products(4) ? 6 : 4)
     : 2;
   const tile: WinogradTile = forcedTile === 6 && f6Fits
     ? 6
