@@ -266,6 +266,63 @@ Deno.test("one row times a transposed matrix (a dense layer's input gradient at 
   }
 });
 
+Deno.test("plain products of a batch (a dense layer's forward pass in training) read the weights in place and match the cpu backend", async () => {
+  const { plainProductInPlace, useRowMajorProducts } = await import("../src/backend/matmul.ts");
+  const r = rng(10);
+  // The book convnet's dense_1 at batch 32, its 64-row and odd-row cases
+  // (rows past the last block of 4), a batch-1 rank-3 product, and an inner
+  // axis that is not a multiple of the 256-row chunks.
+  const cases: [number[], number[]][] = [
+    [[32, 6272], [6272, 512]],
+    [[13, 6272], [6272, 512]],
+    [[9, 1000], [1000, 264]],
+    [[1, 10, 4099], [1, 4099, 64]],
+  ];
+  for (const [aShape, bShape] of cases) {
+    const a = Float32Array.from({ length: aShape.reduce((p, q) => p * q) }, () => r() - 0.5);
+    const b = Float32Array.from({ length: bShape.reduce((p, q) => p * q) }, () => r() - 0.5);
+    const run = () =>
+      tf.tidy(() =>
+        tf.matMul(tf.tensor(a, aShape), tf.tensor(b, bShape)).dataSync() as Float32Array
+      );
+    await tf.setBackend("cpu");
+    const expected = run();
+    await tf.setBackend("wasm");
+    tf.tidy(() => {
+      const backend = tf.backend() as unknown as { disposeData(id: unknown): void };
+      const taken = plainProductInPlace(
+        tf.tensor(a, aShape),
+        tf.tensor(b, bShape),
+        { transposeA: false, transposeB: false },
+        backend as never,
+      );
+      assert(taken, `${JSON.stringify([aShape, bShape])} reads the weights in place`);
+      backend.disposeData(taken.dataId);
+    });
+    matchesWithAndWithoutJob(JSON.stringify([aShape, bShape]), expected, run, useRowMajorProducts);
+  }
+  // A picture or a few keep XNNPACK (fixed weights are packed once), and so
+  // do widths that do not fill 8-column panels.
+  tf.tidy(() => {
+    const plain = { transposeA: false, transposeB: false };
+    const backend = tf.backend() as never;
+    assertEquals(
+      plainProductInPlace(tf.zeros([1, 6272]), tf.zeros([6272, 512]), plain, backend),
+      undefined,
+    );
+    assertEquals(
+      plainProductInPlace(tf.zeros([32, 6272]), tf.zeros([6272, 100]), plain, backend),
+      undefined,
+    );
+  });
+  // Repeated, the job keeps no WASM heap.
+  const before = wasmHeapBytes();
+  for (let i = 0; i < 20; i++) {
+    tf.tidy(() => tf.matMul(tf.ones([32, 1024]), tf.ones([1024, 512])).dataSync());
+  }
+  assertEquals(wasmHeapBytes(), before);
+});
+
 Deno.test("Sum on wasm over leading axes (bias gradients) and other axes matches the cpu backend", async () => {
   const r = rng(8);
   const shape = [4, 9, 7, 5];

@@ -5,7 +5,9 @@
  * output transform), first layers (at most 4 input channels: the
  * convolution and its input and filter gradients), filter gradients of
  * 3×3 layers in the Winograd domain, ReLU's gradient, a matrix times one
- * vector, column sums (bias gradients), and the benchmark's SIMD ceiling.
+ * vector, a matrix product that reads its right-hand side in place (a
+ * dense layer's forward pass in training), column sums (bias gradients), and
+ * the benchmark's SIMD ceiling.
  *
  * The Winograd path's 16 or 36 products per pass went to XNNPACK one by one,
  * each a separate dispatch to its thread pool with separate multiply and add
@@ -60,6 +62,7 @@ const JOB_KIND = 8, JOB_SCRATCH = 9, JOB_SCRATCH_FLOATS = 10, JOB_ARGS = 11;
 const JOB_PRODUCTS = 1, JOB_WINOGRAD = 2, JOB_CEILING = 3, JOB_FEW_CHANNEL_INPUT_GRADIENT = 4;
 const JOB_RELU_GRADIENT = 5, JOB_FEW_CHANNEL_FILTER_GRADIENT = 6, JOB_ROW_DOTS = 7;
 const JOB_COLUMN_SUMS = 8, JOB_FEW_CHANNEL_CONVOLUTION = 9, JOB_WINOGRAD_FILTER_GRADIENT = 10;
+const JOB_ROW_MAJOR_PRODUCT = 11;
 /** A phase hands out at most this many units (8 bits of its claim word). */
 const MAX_UNITS = 255;
 
@@ -551,6 +554,41 @@ export function winogradFilterGradient(
   } finally {
     backend.disposeData(zeros.dataId);
   }
+}
+
+/**
+ * `C = A · B` for row-major `A` `[M, K]`, `B` `[K, N]` and `C` `[M, N]` (N a
+ * multiple of 8) as one job that reads `B` in place: a dense layer's forward
+ * pass in training, where XNNPACK would pack the changing weights anew at
+ * every step.
+ */
+export function rowMajorProduct(
+  simd: SimdKernels,
+  backend: WasmBackendLike,
+  a: tf.TensorInfo,
+  b: tf.TensorInfo,
+  c: tf.TensorInfo,
+): void {
+  const [M, K] = a.shape.slice(-2), [bK, N] = b.shape.slice(-2);
+  if (bK !== K || N % 8 !== 0 || tf.util.sizeFromShape(c.shape) !== M * N) {
+    throw new Error(`rowMajorProduct: [${a.shape}] · [${b.shape}] into [${c.shape}]`);
+  }
+  if (M === 0 || N === 0) return;
+  if (K === 0) {
+    (backend.typedArrayFromHeap(c) as Float32Array).fill(0);
+    return;
+  }
+  const [unitPanels, units] = shareOut(N / 8);
+  const at = (info: tf.TensorInfo) => heapOffset(backend, info);
+  runJob(simd, backend, JOB_ROW_MAJOR_PRODUCT, [units], [
+    at(a),
+    at(b),
+    at(c),
+    M,
+    K,
+    N,
+    unitPanels,
+  ], 0);
 }
 
 /**

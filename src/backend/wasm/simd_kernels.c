@@ -809,7 +809,8 @@ enum { JOB_KIND = 8, JOB_SCRATCH, JOB_SCRATCH_FLOATS, JOB_ARGS };
 enum {
   JOB_PRODUCTS = 1, JOB_WINOGRAD = 2, JOB_CEILING = 3, JOB_FEW_CHANNEL_INPUT_GRADIENT = 4,
   JOB_RELU_GRADIENT = 5, JOB_FEW_CHANNEL_FILTER_GRADIENT = 6, JOB_ROW_DOTS = 7,
-  JOB_COLUMN_SUMS = 8, JOB_FEW_CHANNEL_CONVOLUTION = 9, JOB_WINOGRAD_FILTER_GRADIENT = 10
+  JOB_COLUMN_SUMS = 8, JOB_FEW_CHANNEL_CONVOLUTION = 9, JOB_WINOGRAD_FILTER_GRADIENT = 10,
+  JOB_ROW_MAJOR_PRODUCT = 11
 };
 
 // The next unit of a phase of job `gen`, or -1 when there is none.
@@ -1418,6 +1419,64 @@ static UNIT void winograd_filter_gradient_unit(
   }
 }
 
+// C = A . B for row-major A [M, K], B [K, N] and C [M, N], N a multiple of
+// 8 (after JOB_ARGS): a dense layer's forward pass in training, whose
+// weights B change at every step, so that XNNPACK packs all of them anew
+// each time (12.8 MB for the book convnet's dense_1). Here B is read in
+// place: a unit is `unitPanels` panels of 8 columns; each panel goes down K
+// in chunks of 256 rows (8 KB of B, in the L1 cache) while every block of 4
+// rows of A passes it, the 4x8 block's sums in registers between chunks in C.
+enum { R_A, R_B, R_C, R_M, R_K, R_N, R_UNIT_PANELS };
+#define ROW_MAJOR_CHUNK 256
+
+static UNIT void row_major_product_unit(int unit, const int* r) {
+  const f32* A = (const f32*)r[R_A];
+  const f32* B = (const f32*)r[R_B];
+  f32* C = (f32*)r[R_C];
+  int M = r[R_M], K = r[R_K], N = r[R_N];
+  int panels = N / 8;
+  int first = unit * r[R_UNIT_PANELS];
+  int end = first + r[R_UNIT_PANELS] < panels ? first + r[R_UNIT_PANELS] : panels;
+  for (int panel = first; panel < end; panel++) {
+    int n = 8 * panel;
+    for (int k0 = 0; k0 < K; k0 += ROW_MAJOR_CHUNK) {
+      int k1 = k0 + ROW_MAJOR_CHUNK < K ? k0 + ROW_MAJOR_CHUNK : K;
+      for (int m = 0; m < M; m += 4) {
+        int rows = M - m < 4 ? M - m : 4;
+        // Rows past M read row m again and are not stored.
+        const f32* a0 = A + (long)m * K;
+        const f32* a1 = rows > 1 ? a0 + K : a0;
+        const f32* a2 = rows > 2 ? a0 + 2L * K : a0;
+        const f32* a3 = rows > 3 ? a0 + 3L * K : a0;
+        f32* c0 = C + (long)m * N + n;
+        v s00, s01, s10, s11, s20, s21, s30, s31;
+        if (k0 == 0) {
+          s00 = s01 = s10 = s11 = s20 = s21 = s30 = s31 = wasm_f32x4_splat(0);
+        } else {
+          s00 = LD(c0), s01 = LD(c0 + 4);
+          s10 = rows > 1 ? LD(c0 + N) : s00, s11 = rows > 1 ? LD(c0 + N + 4) : s01;
+          s20 = rows > 2 ? LD(c0 + 2L * N) : s00, s21 = rows > 2 ? LD(c0 + 2L * N + 4) : s01;
+          s30 = rows > 3 ? LD(c0 + 3L * N) : s00, s31 = rows > 3 ? LD(c0 + 3L * N + 4) : s01;
+        }
+        const f32* b = B + (long)k0 * N + n;
+        for (int k = k0; k < k1; k++, b += N) {
+          v b0 = LD(b), b1 = LD(b + 4);
+          v x0 = wasm_v128_load32_splat(a0 + k), x1 = wasm_v128_load32_splat(a1 + k);
+          v x2 = wasm_v128_load32_splat(a2 + k), x3 = wasm_v128_load32_splat(a3 + k);
+          s00 = MADD(x0, b0, s00), s01 = MADD(x0, b1, s01);
+          s10 = MADD(x1, b0, s10), s11 = MADD(x1, b1, s11);
+          s20 = MADD(x2, b0, s20), s21 = MADD(x2, b1, s21);
+          s30 = MADD(x3, b0, s30), s31 = MADD(x3, b1, s31);
+        }
+        ST(c0, s00), ST(c0 + 4, s01);
+        if (rows > 1) ST(c0 + N, s10), ST(c0 + N + 4, s11);
+        if (rows > 2) ST(c0 + 2L * N, s20), ST(c0 + 2L * N + 4, s21);
+        if (rows > 3) ST(c0 + 3L * N, s30), ST(c0 + 3L * N + 4, s31);
+      }
+    }
+  }
+}
+
 // Runs units of job `gen` on `block` until every phase is done; `thread`
 // picks the scratch area (0 is the main thread).
 __attribute__((export_name("run_job"))) void run_job(int* block, int thread, int gen) {
@@ -1443,6 +1502,8 @@ __attribute__((export_name("run_job"))) void run_job(int* block, int thread, int
         column_sums_unit(phase, unit, args);
       } else if (kind == JOB_ROW_DOTS) {
         row_dots_unit(unit, args);
+      } else if (kind == JOB_ROW_MAJOR_PRODUCT) {
+        row_major_product_unit(unit, args);
       } else if (kind == JOB_WINOGRAD_FILTER_GRADIENT) {
         winograd_filter_gradient_unit(phase, unit, block, args, thread_scratch(block, thread));
       } else if (kind == JOB_FEW_CHANNEL_FILTER_GRADIENT) {
