@@ -228,9 +228,52 @@ Deno.test("BatchMatMul on wasm with transposed operands matches the cpu backend"
   }
 });
 
+/**
+ * `a · b` (b transposed or not) for each case, on random values from `r`:
+ * the job's path is taken (`path` answers), and the result matches the cpu
+ * backend's with the job, without its helpers and without the job.
+ */
+async function productJobMatchesCpu(
+  cases: [number[], number[]][],
+  transposeB: boolean,
+  path: (
+    a: tf.TensorInfo,
+    b: tf.TensorInfo,
+    attrs: { transposeA: boolean; transposeB: boolean },
+    backend: never,
+  ) => tf.TensorInfo | undefined,
+  useJob: (on: boolean) => void,
+  r: () => number,
+  pathName: string,
+): Promise<void> {
+  for (const [aShape, bShape] of cases) {
+    const a = Float32Array.from({ length: aShape.reduce((p, q) => p * q) }, () => r() - 0.5);
+    const b = Float32Array.from({ length: bShape.reduce((p, q) => p * q) }, () => r() - 0.5);
+    const run = () =>
+      tf.tidy(() =>
+        tf.matMul(tf.tensor(a, aShape), tf.tensor(b, bShape), false, transposeB)
+          .dataSync() as Float32Array
+      );
+    await tf.setBackend("cpu");
+    const expected = run();
+    await tf.setBackend("wasm");
+    tf.tidy(() => {
+      const backend = tf.backend() as unknown as { disposeData(id: unknown): void };
+      const taken = path(
+        tf.tensor(a, aShape),
+        tf.tensor(b, bShape),
+        { transposeA: false, transposeB },
+        backend as never,
+      );
+      assert(taken, `${JSON.stringify([aShape, bShape])} ${pathName}`);
+      backend.disposeData(taken.dataId);
+    });
+    matchesWithAndWithoutJob(JSON.stringify([aShape, bShape]), expected, run, useJob);
+  }
+}
+
 Deno.test("one row times a transposed matrix (a dense layer's input gradient at batch 1) runs as row dots and matches the cpu backend", async () => {
   const { rowTimesTransposed, useRowDots } = await import("../src/backend/matmul.ts");
-  const r = rng(9);
   // VGG16's fc2 (fc1 is 411 MB: the same loop, longer), the book convnet's
   // dense layer, a row length that leaves 1–3 values past the vectors, and
   // rows shorter than one vector.
@@ -240,35 +283,18 @@ Deno.test("one row times a transposed matrix (a dense layer's input gradient at 
     [[1, 37], [301, 37]],
     [[1, 1, 3], [1, 5, 3]],
   ];
-  for (const [aShape, bShape] of cases) {
-    const a = Float32Array.from({ length: aShape.reduce((p, q) => p * q) }, () => r() - 0.5);
-    const b = Float32Array.from({ length: bShape.reduce((p, q) => p * q) }, () => r() - 0.5);
-    const run = () =>
-      tf.tidy(() =>
-        tf.matMul(tf.tensor(a, aShape), tf.tensor(b, bShape), false, true)
-          .dataSync() as Float32Array
-      );
-    await tf.setBackend("cpu");
-    const expected = run();
-    await tf.setBackend("wasm");
-    tf.tidy(() => {
-      const backend = tf.backend() as unknown as { disposeData(id: unknown): void };
-      const taken = rowTimesTransposed(
-        tf.tensor(a, aShape),
-        tf.tensor(b, bShape),
-        { transposeA: false, transposeB: true },
-        backend as never,
-      );
-      assert(taken, `${JSON.stringify([aShape, bShape])} runs as row dots`);
-      backend.disposeData(taken.dataId);
-    });
-    matchesWithAndWithoutJob(JSON.stringify([aShape, bShape]), expected, run, useRowDots);
-  }
+  await productJobMatchesCpu(
+    cases,
+    true,
+    rowTimesTransposed,
+    useRowDots,
+    rng(9),
+    "runs as row dots",
+  );
 });
 
 Deno.test("plain products of a batch (a dense layer's forward pass in training) read the weights in place and match the cpu backend", async () => {
   const { plainProductInPlace, useRowMajorProducts } = await import("../src/backend/matmul.ts");
-  const r = rng(10);
   // The book convnet's dense_1 at batch 32, its 64-row and odd-row cases
   // (rows past the last block of 4), a batch-1 rank-3 product, and an inner
   // axis that is not a multiple of the 256-row chunks.
@@ -278,29 +304,14 @@ Deno.test("plain products of a batch (a dense layer's forward pass in training) 
     [[9, 1000], [1000, 264]],
     [[1, 10, 4099], [1, 4099, 64]],
   ];
-  for (const [aShape, bShape] of cases) {
-    const a = Float32Array.from({ length: aShape.reduce((p, q) => p * q) }, () => r() - 0.5);
-    const b = Float32Array.from({ length: bShape.reduce((p, q) => p * q) }, () => r() - 0.5);
-    const run = () =>
-      tf.tidy(() =>
-        tf.matMul(tf.tensor(a, aShape), tf.tensor(b, bShape)).dataSync() as Float32Array
-      );
-    await tf.setBackend("cpu");
-    const expected = run();
-    await tf.setBackend("wasm");
-    tf.tidy(() => {
-      const backend = tf.backend() as unknown as { disposeData(id: unknown): void };
-      const taken = plainProductInPlace(
-        tf.tensor(a, aShape),
-        tf.tensor(b, bShape),
-        { transposeA: false, transposeB: false },
-        backend as never,
-      );
-      assert(taken, `${JSON.stringify([aShape, bShape])} reads the weights in place`);
-      backend.disposeData(taken.dataId);
-    });
-    matchesWithAndWithoutJob(JSON.stringify([aShape, bShape]), expected, run, useRowMajorProducts);
-  }
+  await productJobMatchesCpu(
+    cases,
+    false,
+    plainProductInPlace,
+    useRowMajorProducts,
+    rng(10),
+    "reads the weights in place",
+  );
   // A picture or a few keep XNNPACK (fixed weights are packed once), and so
   // do widths that do not fill 8-column panels.
   tf.tidy(() => {

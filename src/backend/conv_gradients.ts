@@ -22,11 +22,12 @@ import {
   type WasmBackendLike,
   withScratch,
 } from "./kernel_registry.ts";
-import { heapOffset, simdKernels } from "./simd_module.ts";
+import { heapOffset, type SimdKernels, simdKernels } from "./simd_module.ts";
 import { allOnes } from "./_conv_shape.ts";
 import {
   fewChannelFilterGradient,
   fewChannelInputGradient,
+  type FilterGradientJob,
   winogradFilterGradient,
 } from "./simd_jobs.ts";
 
@@ -342,6 +343,35 @@ export function conv2DBackpropFilterViaConv(
 }
 
 /**
+ * A 3×3, stride-1 filter gradient as a SIMD job: the checks both jobs share
+ * (float32, stride 1, the module loaded), the forward convolution's padding,
+ * and `dw` freed if the job fails. Undefined where it does not apply.
+ */
+function filterGradientByJob(
+  x: TensorInfo,
+  dy: TensorInfo,
+  attrs: Conv2DBackpropFilterAttrs,
+  backend: WasmBackendLike,
+  job: (simd: SimdKernels, backend: WasmBackendLike, g: FilterGradientJob) => void,
+): TensorInfo | undefined {
+  if (x.dtype !== "float32" || dy.dtype !== "float32" || !allOnes(attrs.strides)) return undefined;
+  const simd = simdKernels(backend);
+  if (!simd) return undefined;
+  const info = convGeometry(
+    x.shape as [number, number, number, number],
+    attrs.filterShape,
+    1,
+    attrs.pad,
+    attrs.dimRoundingMode,
+  );
+  return withScratch(backend, (scratch) => {
+    const dw = scratch.keep(backend.makeOutput([...attrs.filterShape], "float32"));
+    job(simd, backend, { x, dy, dw, padTop: info.padInfo.top, padLeft: info.padInfo.left });
+    return dw;
+  });
+}
+
+/**
  * The filter gradient of a first layer reading a picture (3×3, stride 1,
  * undilated, at most 4 input channels, output channels a multiple of 8) as
  * the SIMD module's job: as a convolution with `dy` as its filter its output
@@ -356,27 +386,7 @@ export function conv2DBackpropFilterFewChannels(
 ): TensorInfo | undefined {
   const [kh, kw, inC, outC] = attrs.filterShape;
   if (!fewChannelPath || kh !== 3 || kw !== 3 || inC > 4 || outC % 8 !== 0) return undefined;
-  if (x.dtype !== "float32" || dy.dtype !== "float32" || !allOnes(attrs.strides)) return undefined;
-  const simd = simdKernels(backend);
-  if (!simd) return undefined;
-  const info = convGeometry(
-    x.shape as [number, number, number, number],
-    attrs.filterShape,
-    1,
-    attrs.pad,
-    attrs.dimRoundingMode,
-  );
-  return withScratch(backend, (scratch) => {
-    const dw = scratch.keep(backend.makeOutput([3, 3, inC, outC], "float32"));
-    fewChannelFilterGradient(simd, backend, {
-      x,
-      dy,
-      dw,
-      padTop: info.padInfo.top,
-      padLeft: info.padInfo.left,
-    });
-    return dw;
-  });
+  return filterGradientByJob(x, dy, attrs, backend, fewChannelFilterGradient);
 }
 
 let winogradFilterPath = true;
@@ -404,31 +414,9 @@ export function conv2DBackpropFilterWinograd(
   backend: WasmBackendLike,
 ): TensorInfo | undefined {
   const [kh, kw, inC, outC] = attrs.filterShape;
-  if (!winogradFilterPath || kh !== 3 || kw !== 3 || inC % 4 !== 0 || outC % 8 !== 0) {
-    return undefined;
-  }
-  if (inC === 0 || x.dtype !== "float32" || dy.dtype !== "float32") return undefined;
-  if (!allOnes(attrs.strides)) return undefined;
-  const simd = simdKernels(backend);
-  if (!simd) return undefined;
-  const info = convGeometry(
-    x.shape as [number, number, number, number],
-    attrs.filterShape,
-    1,
-    attrs.pad,
-    attrs.dimRoundingMode,
-  );
-  return withScratch(backend, (scratch) => {
-    const dw = scratch.keep(backend.makeOutput([3, 3, inC, outC], "float32"));
-    winogradFilterGradient(simd, backend, {
-      x,
-      dy,
-      dw,
-      padTop: info.padInfo.top,
-      padLeft: info.padInfo.left,
-    });
-    return dw;
-  });
+  if (!winogradFilterPath || kh !== 3 || kw !== 3 || inC === 0) return undefined;
+  if (inC % 4 !== 0 || outC % 8 !== 0) return undefined;
+  return filterGradientByJob(x, dy, attrs, backend, winogradFilterGradient);
 }
 
 /** Output positions per product of {@linkcode conv2DBackpropFilterIm2col} (its columns: 4 MB). */

@@ -57,6 +57,26 @@ export function matMulWithoutTransposedLhs(
   });
 }
 
+/**
+ * The `[m, n]` product of `a` (rank 2, or rank 3 with a batch of 1) that
+ * `job` writes into a new output, freed if the job fails.
+ */
+function productByJob(
+  a: tf.TensorInfo,
+  m: number,
+  n: number,
+  backend: WasmBackendLike,
+  job: (out: tf.TensorInfo) => void,
+): tf.TensorInfo {
+  return withScratch(backend, (scratch) => {
+    const out = scratch.keep(
+      backend.makeOutput(a.shape.length === 2 ? [m, n] : [1, m, n], "float32"),
+    );
+    job(out);
+    return out;
+  });
+}
+
 let rowPath = true;
 
 /** Runs one row times a transposed matrix as convscope's job (default) or, off, as XNNPACK's product. For tests. */
@@ -79,13 +99,7 @@ export function rowTimesTransposed(
   if (m !== 1 || k !== bk) return undefined;
   const simd = simdKernels(backend);
   if (!simd) return undefined;
-  return withScratch(backend, (scratch) => {
-    const out = scratch.keep(
-      backend.makeOutput(a.shape.length === 2 ? [1, n] : [1, 1, n], "float32"),
-    );
-    rowDots(simd, backend, b, a, out);
-    return out;
-  });
+  return productByJob(a, 1, n, backend, (out) => rowDots(simd, backend, b, a, out));
 }
 
 let ownProductPath = true;
@@ -120,13 +134,7 @@ export function plainProductInPlace(
   if (k !== bk || m < OWN_PRODUCT_MIN_ROWS || n % 8 !== 0 || k * n < 1 << 18) return undefined;
   const simd = simdKernels(backend);
   if (!simd) return undefined;
-  return withScratch(backend, (scratch) => {
-    const out = scratch.keep(
-      backend.makeOutput(a.shape.length === 2 ? [m, n] : [1, m, n], "float32"),
-    );
-    rowMajorProduct(simd, backend, a, b, out);
-    return out;
-  });
+  return productByJob(a, m, n, backend, (out) => rowMajorProduct(simd, backend, a, b, out));
 }
 
 /** Registers the transposing `BatchMatMul` on wasm (idempotent). */

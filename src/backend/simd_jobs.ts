@@ -216,6 +216,22 @@ function runJob(
   }
 }
 
+let zeros: { backend: object; info: tf.TensorInfo; size: number } | undefined;
+
+/**
+ * A float32 buffer of at least `size` zeros in `backend`'s memory, kept
+ * between calls: what the jobs read for pixels outside their input (padding)
+ * and for a missing bias. Never written to.
+ */
+export function sharedZeros(backend: WasmBackendLike, size: number): tf.TensorInfo {
+  if (zeros?.backend === backend && zeros.size >= size) return zeros.info;
+  if (zeros?.backend === backend) backend.disposeData(zeros.info.dataId, true);
+  const info = backend.makeOutput([size], "float32");
+  (backend.typedArrayFromHeap(info) as Float32Array).fill(0);
+  zeros = { backend, info, size };
+  return info;
+}
+
 /** Floats of one thread's scratch for packing the rows of an `[M, K]` matrix. */
 function packedRows(M: number, K: number): number {
   return Math.ceil(M / 4) * 4 * K;
@@ -421,6 +437,20 @@ export function fewChannelInputGradient(
 }
 
 /**
+ * A filter-gradient job's tensors: the forward convolution's input `x`
+ * (`[batch, inH, inW, inC]`), its output gradient `dy` (`[batch, outH, outW,
+ * outC]`) and the HWIO gradient `dw` (`[3, 3, inC, outC]`) it writes, with
+ * the forward convolution's `padTop`/`padLeft`.
+ */
+export interface FilterGradientJob {
+  x: tf.TensorInfo;
+  dy: tf.TensorInfo;
+  dw: tf.TensorInfo;
+  padTop: number;
+  padLeft: number;
+}
+
+/**
  * The filter gradient of a 3×3, stride-1 convolution whose input has at most
  * 4 channels (a first layer reading a picture) as one job: `dw` (HWIO, `[3,
  * 3, inC, outC]`, outC a multiple of 8) from the input `x` (`[batch, inH,
@@ -430,13 +460,7 @@ export function fewChannelInputGradient(
 export function fewChannelFilterGradient(
   simd: SimdKernels,
   backend: WasmBackendLike,
-  g: {
-    x: tf.TensorInfo;
-    dy: tf.TensorInfo;
-    dw: tf.TensorInfo;
-    padTop: number;
-    padLeft: number;
-  },
+  g: FilterGradientJob,
 ): void {
   const [batch, inH, inW, inC] = g.x.shape;
   const [, outH, outW, outC] = g.dy.shape;
@@ -495,13 +519,7 @@ export function filterGradientChunk(inC: number, outC: number): number {
 export function winogradFilterGradient(
   simd: SimdKernels,
   backend: WasmBackendLike,
-  g: {
-    x: tf.TensorInfo;
-    dy: tf.TensorInfo;
-    dw: tf.TensorInfo;
-    padTop: number;
-    padLeft: number;
-  },
+  g: FilterGradientJob,
 ): void {
   const [batch, inH, inW, inC] = g.x.shape;
   const [, outH, outW, outC] = g.dy.shape;
@@ -519,41 +537,35 @@ export function winogradFilterGradient(
   const [unitTiles, units] = shareOut(tiles, chunk);
   const [unitChannels, channelUnits] = shareOut(inC);
   const threadsUsed = pool(simd, backend).helpers + 1;
-  const zeros = backend.makeOutput([Math.max(inC, outC)], "float32");
-  (backend.typedArrayFromHeap(zeros) as Float32Array).fill(0);
   const at = (info: tf.TensorInfo) => heapOffset(backend, info);
-  try {
-    runJob(
-      simd,
-      backend,
-      JOB_WINOGRAD_FILTER_GRADIENT,
-      [threadsUsed, units, channelUnits],
-      [
-        at(g.x),
-        at(g.dy),
-        at(zeros),
-        at(g.dw),
-        inH,
-        inW,
-        inC,
-        outH,
-        outW,
-        outC,
-        g.padTop,
-        g.padLeft,
-        tilesH,
-        tilesW,
-        tiles,
-        unitTiles,
-        chunk,
-        threadsUsed,
-        unitChannels,
-      ],
-      16 * inC * outC + 16 * chunk * (inC + outC),
-    );
-  } finally {
-    backend.disposeData(zeros.dataId);
-  }
+  runJob(
+    simd,
+    backend,
+    JOB_WINOGRAD_FILTER_GRADIENT,
+    [threadsUsed, units, channelUnits],
+    [
+      at(g.x),
+      at(g.dy),
+      at(sharedZeros(backend, Math.max(inC, outC))),
+      at(g.dw),
+      inH,
+      inW,
+      inC,
+      outH,
+      outW,
+      outC,
+      g.padTop,
+      g.padLeft,
+      tilesH,
+      tilesW,
+      tiles,
+      unitTiles,
+      chunk,
+      threadsUsed,
+      unitChannels,
+    ],
+    16 * inC * outC + 16 * chunk * (inC + outC),
+  );
 }
 
 /**

@@ -38,7 +38,7 @@ import {
   type WasmBackendLike,
 } from "./kernel_registry.ts";
 import { heapOffset, simdKernels } from "./simd_module.ts";
-import { panelIndex, winogradPass } from "./simd_jobs.ts";
+import { panelIndex, sharedZeros, winogradPass } from "./simd_jobs.ts";
 import { conv2DFewChannels } from "./few_channel_conv.ts";
 import { type ConvAttrs, isPlain3x3 } from "./_conv_shape.ts";
 
@@ -523,17 +523,6 @@ export function winogradTransforms(backend: object): "simd" | "js" {
   return simdKernels(backend as WasmBackendLike) ? "simd" : "js";
 }
 
-/** A float32 tensor of zeros with at least `size` values, kept for the padding and missing bias. */
-let zerosInfo: { backend: object; info: TensorInfo; size: number } | undefined;
-function zeros(backend: WasmBackendLike, size: number): TensorInfo {
-  if (zerosInfo?.backend === backend && zerosInfo.size >= size) return zerosInfo.info;
-  if (zerosInfo?.backend === backend) backend.disposeData(zerosInfo.info.dataId, true);
-  const info = backend.makeOutput([size], "float32");
-  backend.typedArrayFromHeap(info).fill(0);
-  zerosInfo = { backend, info, size };
-  return info;
-}
-
 /** `relu?(x ⊛ filter + bias)` by Winograd for a plan from {@linkcode winogradPlan}. */
 export function conv2DWinograd(
   x: TensorInfo,
@@ -585,7 +574,7 @@ export function conv2DWinograd(
     ? [simd.winograd4Input, simd.winograd4Output]
     : [simd.winogradInput, simd.winogradOutput];
   const out = backend.makeOutput([batch, outH, outW, outC], "float32");
-  const zero = at(zeros(backend, Math.max(inC, outC)));
+  const zero = at(sharedZeros(backend, Math.max(inC, outC)));
   const total = batch * tilesH * tilesW;
   const chunk = tilesPerChunk(inC, outC, total, positions, own);
   // The batched passes take the addresses of V's and M's matrices from a

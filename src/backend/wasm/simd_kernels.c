@@ -761,6 +761,26 @@ static inline __attribute__((always_inline)) void pack_rows4(const f32* a, f32* 
   }
 }
 
+// The inner loop of every matrix product here: s0[r] and s1[r] (a row of 8
+// columns, r < 4) += a_r[k * aStep] * b[k * bStep + (0..7)] for k < count,
+// a 4-row by 8-column block of multiply-adds in registers. a_r is row r's
+// first value; how the rows are laid out is the caller's.
+static inline __attribute__((always_inline)) void madd_4x8(const f32* a0, const f32* a1,
+                                                           const f32* a2, const f32* a3,
+                                                           long aStep, const f32* b, long bStep,
+                                                           int count, v* s0, v* s1) {
+  for (int k = 0; k < count;
+       k++, a0 += aStep, a1 += aStep, a2 += aStep, a3 += aStep, b += bStep) {
+    v b0 = LD(b), b1 = LD(b + 4);
+    v x0 = wasm_v128_load32_splat(a0), x1 = wasm_v128_load32_splat(a1);
+    v x2 = wasm_v128_load32_splat(a2), x3 = wasm_v128_load32_splat(a3);
+    s0[0] = MADD(x0, b0, s0[0]), s1[0] = MADD(x0, b1, s1[0]);
+    s0[1] = MADD(x1, b0, s0[1]), s1[1] = MADD(x1, b1, s1[1]);
+    s0[2] = MADD(x2, b0, s0[2]), s1[2] = MADD(x2, b1, s1[2]);
+    s0[3] = MADD(x3, b0, s0[3]), s1[3] = MADD(x3, b1, s1[3]);
+  }
+}
+
 // Rows [row, row + rows) of C, rows <= 4, times panel j, from the packed
 // block of four rows at a0. Two vectors of 8 columns per row stay in
 // registers.
@@ -769,16 +789,7 @@ static inline __attribute__((always_inline)) void panel_block(const f32* a0, con
                                                               int K, int N) {
   v c0[4], c1[4];
   for (int r = 0; r < 4; r++) c0[r] = c1[r] = wasm_f32x4_splat(0);
-  const f32* bp = panel;
-  const f32* ap = a0;
-  for (int k = 0; k < K; k++, bp += 8, ap += 4) {
-    v b0 = LD(bp), b1 = LD(bp + 4);
-    for (int r = 0; r < 4; r++) {
-      v x = wasm_v128_load32_splat(ap + r);
-      c0[r] = MADD(x, b0, c0[r]);
-      c1[r] = MADD(x, b1, c1[r]);
-    }
-  }
+  madd_4x8(a0, a0 + 1, a0 + 2, a0 + 3, 4, panel, 8, K, c0, c1);
   for (int r = 0; r < 4; r++) {
     if (r < rows) {
       ST(c + (long)(row + r) * N + 8 * j, c0[r]);
@@ -1329,23 +1340,11 @@ static inline __attribute__((always_inline)) void gradient_products(const f32* v
   for (int ci = 0; ci < Ci; ci += 4) {
     for (int co = 0; co < Co; co += 8) {
       f32* s = sums + (long)ci * Co + co;
-      v s00 = LD(s), s01 = LD(s + 4), s10 = LD(s + Co), s11 = LD(s + Co + 4);
-      v s20 = LD(s + 2 * Co), s21 = LD(s + 2 * Co + 4);
-      v s30 = LD(s + 3 * Co), s31 = LD(s + 3 * Co + 4);
+      v s0[4], s1[4];
+      for (int r = 0; r < 4; r++) s0[r] = LD(s + r * Co), s1[r] = LD(s + r * Co + 4);
       const f32* a = vt + ci;
-      const f32* b = ut + co;
-      for (int k = 0; k < count; k++, a += Ci, b += Co) {
-        v b0 = LD(b), b1 = LD(b + 4);
-        v x0 = wasm_v128_load32_splat(a), x1 = wasm_v128_load32_splat(a + 1);
-        v x2 = wasm_v128_load32_splat(a + 2), x3 = wasm_v128_load32_splat(a + 3);
-        s00 = MADD(x0, b0, s00), s01 = MADD(x0, b1, s01);
-        s10 = MADD(x1, b0, s10), s11 = MADD(x1, b1, s11);
-        s20 = MADD(x2, b0, s20), s21 = MADD(x2, b1, s21);
-        s30 = MADD(x3, b0, s30), s31 = MADD(x3, b1, s31);
-      }
-      ST(s, s00), ST(s + 4, s01), ST(s + Co, s10), ST(s + Co + 4, s11);
-      ST(s + 2 * Co, s20), ST(s + 2 * Co + 4, s21);
-      ST(s + 3 * Co, s30), ST(s + 3 * Co + 4, s31);
+      madd_4x8(a, a + 1, a + 2, a + 3, Ci, ut + co, Co, count, s0, s1);
+      for (int r = 0; r < 4; r++) ST(s + r * Co, s0[r]), ST(s + r * Co + 4, s1[r]);
     }
   }
 }
@@ -1449,29 +1448,17 @@ static UNIT void row_major_product_unit(int unit, const int* r) {
         const f32* a2 = rows > 2 ? a0 + 2L * K : a0;
         const f32* a3 = rows > 3 ? a0 + 3L * K : a0;
         f32* c0 = C + (long)m * N + n;
-        v s00, s01, s10, s11, s20, s21, s30, s31;
-        if (k0 == 0) {
-          s00 = s01 = s10 = s11 = s20 = s21 = s30 = s31 = wasm_f32x4_splat(0);
-        } else {
-          s00 = LD(c0), s01 = LD(c0 + 4);
-          s10 = rows > 1 ? LD(c0 + N) : s00, s11 = rows > 1 ? LD(c0 + N + 4) : s01;
-          s20 = rows > 2 ? LD(c0 + 2L * N) : s00, s21 = rows > 2 ? LD(c0 + 2L * N + 4) : s01;
-          s30 = rows > 3 ? LD(c0 + 3L * N) : s00, s31 = rows > 3 ? LD(c0 + 3L * N + 4) : s01;
+        v s0[4], s1[4];
+        for (int r = 0; r < 4; r++) {
+          int kept = r < rows && k0 > 0;
+          s0[r] = kept ? LD(c0 + r * N) : wasm_f32x4_splat(0);
+          s1[r] = kept ? LD(c0 + r * N + 4) : wasm_f32x4_splat(0);
         }
-        const f32* b = B + (long)k0 * N + n;
-        for (int k = k0; k < k1; k++, b += N) {
-          v b0 = LD(b), b1 = LD(b + 4);
-          v x0 = wasm_v128_load32_splat(a0 + k), x1 = wasm_v128_load32_splat(a1 + k);
-          v x2 = wasm_v128_load32_splat(a2 + k), x3 = wasm_v128_load32_splat(a3 + k);
-          s00 = MADD(x0, b0, s00), s01 = MADD(x0, b1, s01);
-          s10 = MADD(x1, b0, s10), s11 = MADD(x1, b1, s11);
-          s20 = MADD(x2, b0, s20), s21 = MADD(x2, b1, s21);
-          s30 = MADD(x3, b0, s30), s31 = MADD(x3, b1, s31);
+        madd_4x8(a0 + k0, a1 + k0, a2 + k0, a3 + k0, 1, B + (long)k0 * N + n, N, k1 - k0, s0,
+                 s1);
+        for (int r = 0; r < 4; r++) {
+          if (r < rows) ST(c0 + r * N, s0[r]), ST(c0 + r * N + 4, s1[r]);
         }
-        ST(c0, s00), ST(c0 + 4, s01);
-        if (rows > 1) ST(c0 + N, s10), ST(c0 + N + 4, s11);
-        if (rows > 2) ST(c0 + 2L * N, s20), ST(c0 + 2L * N + 4, s21);
-        if (rows > 3) ST(c0 + 3L * N, s30), ST(c0 + 3L * N + 4, s31);
       }
     }
   }
