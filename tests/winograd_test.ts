@@ -120,14 +120,25 @@ Deno.test("F(6×6) or F(4×4) is chosen where it does enough fewer multiply-adds
       strides: 1,
       pad: "same",
     })?.tile;
-  // VGG16 block1: 25² tiles × 64 vs 38² × 36 (0.77), but 64 → 64 channels
-  // pay for F(6×6)'s transforms only at batches of 16 or more.
-  assertEquals(tile(150, 64, 64), 4);
+  // Products with rows in blocks of 4, F(6×6) against F(4×4) (or F(2×2)),
+  // and F(6×6)'s measured time against the next best, forward + input
+  // gradient (see F6_MAX_SHARE_OF_F4).
+  assertEquals(tile(150, 64, 64), 6); // block1: 628 × 64 vs 1444 × 36 (0.77); 0.81×
   assertEquals(tile(150, 64, 64, 16), 6);
-  assertEquals(tile(75, 128, 128), 4); // block2: 172 × 64 vs 364 × 36 (0.84): F(6×6) saves too little
-  assertEquals(tile(37, 256, 256), 4); // block3: 52 × 64 vs 100 × 36 (0.92)
-  assertEquals(tile(18, 512, 512), 6); // block4: 12 × 64 vs 28 × 36 (rows in blocks of 4)
-  assertEquals(tile(9, 512, 512), 2); // block5: F(4×4) 12 × 36 vs F(2×2) 28 × 16, too small a saving
+  assertEquals(tile(75, 128, 128), 6); // block2: 172 × 64 vs 364 × 36 (0.84); 0.84×
+  assertEquals(tile(37, 256, 256), 4); // block3: 52 × 64 vs 100 × 36 (0.92); 0.97×
+  assertEquals(tile(18, 512, 512), 6); // block4: 12 × 64 vs 28 × 36 (0.76)
+  assertEquals(tile(9, 512, 512), 6); // block5: 4 × 64 vs F(2×2)'s 28 × 16 (0.57); 0.69×
+  assertEquals(tile(28, 256, 512), 4); // 28 × 64 vs 52 × 36 (0.96); 1.07×
+  assertEquals(tile(14, 512, 512), 4); // 12 × 64 vs 16 × 36 (1.33); 1.46×
+  assertEquals(tile(9, 512, 512, 1) === tile(9, 512, 512, 16), true);
+  // 32 → 64 channels (21 multiply-adds per transformed value): F(6×6) only in
+  // batches (1.03× F(4×4)'s time at batch 1, 0.85× at batch 32).
+  assertEquals(tile(72, 32, 64), 4);
+  assertEquals(tile(72, 32, 64, 32), 6);
+  // Equal products pay at batch 32 (the book convnet's conv2d_4: 0.80×).
+  assertEquals(tile(15, 128, 128), 4);
+  assertEquals(tile(15, 128, 128, 32), 6);
   assertEquals(tile(72, 33, 64), 2); // channels not a multiple of 4
   assertEquals(tile(72, 36, 60), 4); // output channels not a multiple of 8: no F(6×6)
   allowWinogradF6(false);
@@ -136,7 +147,8 @@ Deno.test("F(6×6) or F(4×4) is chosen where it does enough fewer multiply-adds
 });
 
 Deno.test("F(4×4) and F(6×6) in passes of tiles match the cpu backend", async () => {
-  const shape: [number, number, number, number] = [2, 72, 72, 64];
+  // 3 × 17² F(4×4) or 3 × 11² F(6×6) tiles: two passes, the last one short.
+  const shape: [number, number, number, number] = [3, 66, 66, 64];
   const conv = () =>
     tf.tidy(() => {
       const x = tf.randomNormal(shape, 0, 1, "float32", 3) as tf.Tensor4D;
@@ -148,8 +160,12 @@ Deno.test("F(4×4) and F(6×6) in passes of tiles match the cpu backend", async 
   await tf.setBackend("cpu");
   const expected = conv();
   await tf.setBackend("wasm");
+  // Equal passes: VGG16's 18² layer at batch 8 (72 F(6×6) tiles of 512
+  // channels) in two of 36, not 64 and 8.
+  assertEquals(tilesPerChunk(512, 512, 72, 64, true), 36);
+  assertEquals(tilesPerChunk(512, 512, 72, 64, false), 72);
   for (const tile of [4, 6] as const) {
-    const tiles = 2 * (72 / tile) ** 2;
+    const tiles = 3 * Math.ceil(66 / tile) ** 2;
     const chunk = tilesPerChunk(64, 64, tiles, (tile + 2) ** 2, true);
     assert(chunk < tiles && tiles % chunk !== 0, `F(${tile}×${tile}): passes of ${chunk}`);
     useWinogradTile(tile);

@@ -38,7 +38,7 @@ import {
   type WasmBackendLike,
 } from "./kernel_registry.ts";
 import { heapOffset, simdKernels } from "./simd_module.ts";
-import { panelIndex, sharedZeros, winogradPass } from "./simd_jobs.ts";
+import { panelIndex, sharedZeros, winogradMatrixFloats, winogradPass } from "./simd_jobs.ts";
 import { conv2DFewChannels } from "./few_channel_conv.ts";
 import { type ConvAttrs, isPlain3x3 } from "./_conv_shape.ts";
 
@@ -102,23 +102,29 @@ const F4_MAX_SHARE_OF_F2 = 0.75;
 
 /**
  * F(6×6, 3×3) is taken when its products do at most this share of
- * F(4×4, 3×3)'s (counting the rows the products pad to blocks of 4): its
- * transforms cost more per tile, and its rounding is 1.4–2× F(4×4)'s.
- * Measured on 2 threads, F(6×6)'s time against F(4×4)'s: VGG16 at 18² and
- * 512 channels 0.66× (batch 8; products 0.64×), the book convnet's layers at
- * batch 32 0.81–0.86× (0.64–0.79×); at 37²–224² with 0.82–0.96× of the
- * products, 0.78–1.10×, no better on the whole.
+ * F(4×4, 3×3)'s (counting the rows the products pad to blocks of 4), and at
+ * most this share of F(2×2)'s with F(4×4)'s allowance on top: its transforms
+ * cost more per tile, and its rounding is 1.4–2× F(4×4)'s. Measured on 2
+ * threads, forward plus input gradient, F(6×6)'s time against the next best
+ * (alternating, with the transformed matrices spaced apart, see
+ * `winogradMatrixFloats`): VGG16 at 150² 0.81× (products 0.77×), 75² 0.84–0.89×
+ * (0.84×), 18² 0.93–0.95× (0.76×), 9² 0.69× F(2×2)'s (0.57×), at 224² 0.90×
+ * (0.82×); no better at 37² (0.96–0.97×, products 0.92×), 56² (0.97×, 0.91×),
+ * and slower at 28² (1.07×, 0.96×) and 14² (1.46×, 1.33×). At batches of 16 or
+ * more, equal products already pay: the book convnet's conv2d_4 at batch 32,
+ * 0.80× with 1.0× the products.
  */
-const F6_MAX_SHARE_OF_F4 = 0.8;
+const F6_MAX_SHARE_OF_F4 = 0.9;
+const F6_MAX_SHARE_OF_F4_BATCHED = 1.0;
 
 /**
  * Below this many multiply-adds per transformed value (`Cin·Cout / (Cin +
  * Cout)`), F(6×6)'s larger transforms pay only at batches of at least
- * {@linkcode F6_FEW_CHANNELS_MIN_BATCH}: 32 → 64 channels (21) took 1.15–1.27×
- * F(4×4)'s time at batch 1 and 0.82–0.88× at batch 16–32; 64 → 64 (32)
- * 0.98–1.19× at batch 1–8; 64 → 128 (43) 0.85× at batch 1.
+ * {@linkcode F6_FEW_CHANNELS_MIN_BATCH}: 32 → 64 channels (21) took 1.03×
+ * F(4×4)'s time at batch 1 and 0.85× at batch 32; 64 → 64 (32) 0.81× at
+ * batch 1 (150²).
  */
-const F6_MIN_MACS_PER_VALUE = 40;
+const F6_MIN_MACS_PER_VALUE = 32;
 const F6_FEW_CHANNELS_MIN_BATCH = 16;
 let f6Allowed = true;
 
@@ -171,9 +177,17 @@ export function winogradPlan(
   const f6Fits = f4Fits && outC % 8 === 0 && ownProducts && f6Allowed;
   const products = (m: number) =>
     Math.ceil((batch * Math.ceil(outH / m) * Math.ceil(outW / m)) / 4) * 4 * (m + 2) ** 2;
-  const chosen: WinogradTile = f4Fits && products(4) <= F4_MAX_SHARE_OF_F2 * products(2)
-    ? (f6Fits && f6Pays && products(6) <= F6_MAX_SHARE_OF_F4 * products(4) ? 6 : 4)
-    : 2;
+  // Each tile's products, weighted by what its transforms cost on top; the
+  // least wins, the larger tile on a tie.
+  const f6Share = batch >= F6_FEW_CHANNELS_MIN_BATCH
+    ? F6_MAX_SHARE_OF_F4_BATCHED
+    : F6_MAX_SHARE_OF_F4;
+  const costs: [WinogradTile, number][] = [
+    [2, products(2)],
+    [4, f4Fits ? products(4) / F4_MAX_SHARE_OF_F2 : Infinity],
+    [6, f6Fits && f6Pays ? products(6) / (F4_MAX_SHARE_OF_F2 * f6Share) : Infinity],
+  ];
+  const chosen = costs.reduce((best, next) => next[1] <= best[1] ? next : best)[0];
   const tile: WinogradTile = forcedTile === 6 && f6Fits
     ? 6
     : forcedTile && forcedTile >= 4 && f4Fits
@@ -593,8 +607,8 @@ export function conv2DWinograd(
       try {
         if (own) {
           // One job: the transforms and the products, on every thread.
-          v.push(backend.makeOutput([positions, count, inC], "float32"));
-          m.push(backend.makeOutput([positions, count, outC], "float32"));
+          v.push(backend.makeOutput([positions * winogradMatrixFloats(count, inC)], "float32"));
+          m.push(backend.makeOutput([positions * winogradMatrixFloats(count, outC)], "float32"));
           winogradPass(simd, backend, {
             tile,
             x: at(x),
@@ -682,9 +696,15 @@ function xnnpackProducts(v: TensorInfo[], u: TensorInfo[], backend: WasmBackendL
  * whose intermediates stay within ~8 MB, in cache. `positions` is 16, 36 or
  * 64 for F(2×2), F(4×4), F(6×6). A pass whose products go to XNNPACK still
  * hands it at least 256 rows; the SIMD module's batched passes (`batched`)
- * at least 64 (at 512 channels, 256 F(4×4) tiles are 38 MB: measured as fast
+ * about 64 (at 512 channels, 256 F(4×4) tiles are 38 MB: measured as fast
  * or faster in 64-tile passes, and F(6×6) at batch 32 and 64↔128 channels
- * 0.81–0.85× F(4×4)'s time with them against 1.09–1.14× without).
+ * 0.81–0.85× F(4×4)'s time with them against 1.09–1.14× without). The
+ * batched passes are of equal size, in blocks of 4 tiles, so that no pass
+ * reads every filter matrix for a few rows: VGG16's 37² layer at batch 8
+ * went from 7 passes of 113 tiles and one of 9 to 8 of 100, 37.8 → 36.3 ms
+ * (alternating, with the matrices spaced by `winogradMatrixFloats`; without
+ * that spacing, 100 tiles of 256 channels are 100 KiB apart and it was
+ * slower).
  */
 export function tilesPerChunk(
   inC: number,
@@ -695,7 +715,11 @@ export function tilesPerChunk(
 ): number {
   const bytesPerTile = positions * 4 * (inC + outC);
   const least = batched ? 64 : 256;
-  return Math.min(total, Math.max(least, Math.floor((8 << 20) / bytesPerTile)));
+  const most = Math.min(total, Math.max(least, Math.floor((8 << 20) / bytesPerTile)));
+  if (!batched) return most;
+  // Passes of equal size, in whole blocks of 4 rows.
+  const passes = Math.ceil(total / most);
+  return Math.min(total, Math.ceil(total / passes / 4) * 4);
 }
 
 let stockConv: tf.KernelConfig | undefined;

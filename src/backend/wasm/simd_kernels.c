@@ -1501,9 +1501,13 @@ __attribute__((export_name("run_job"))) void run_job(int* block, int thread, int
         }
 
       } else if (phase == 1) {
-        // A Winograd pass's products: V_k [count, inC] . U_k [inC, outC].
-        product_unit(unit, (const f32*)args[W_V], (const f32*)args[W_U], (f32*)args[W_M],
-                     args[W_COUNT], args[W_IN_C], args[W_OUT_C], thread_scratch(block, thread));
+        // A Winograd pass's products: V_k [count, inC] . U_k [inC, outC],
+        // V_k and M_k where the table says (they are not packed end to end).
+        const int* table = (const int*)args[W_TABLE];
+        int positions = (args[W_TILE] + 2) * (args[W_TILE] + 2);
+        const f32* u = (const f32*)args[W_U] + (long)unit * args[W_IN_C] * args[W_OUT_C];
+        product_unit(0, (const f32*)table[unit], u, (f32*)table[positions + unit], args[W_COUNT],
+                     args[W_IN_C], args[W_OUT_C], thread_scratch(block, thread));
       } else {
         transform_unit(phase, unit, args, thread_scratch(block, thread));
       }
