@@ -128,10 +128,9 @@ Deno.test("F(6×6) or F(4×4) is chosen where it does enough fewer multiply-adds
   assertEquals(tile(75, 128, 128), 6); // block2: 172 × 64 vs 364 × 36 (0.84); 0.84×
   assertEquals(tile(37, 256, 256), 4); // block3: 52 × 64 vs 100 × 36 (0.92); 0.97×
   assertEquals(tile(18, 512, 512), 6); // block4: 12 × 64 vs 28 × 36 (0.76)
-  assertEquals(tile(9, 512, 512), 6); // block5: 4 × 64 vs F(2×2)'s 28 × 16 (0.57); 0.69×
+  assertEquals(tile(9, 512, 512), 2); // block5: F(4×4) 12 × 36 vs F(2×2) 28 × 16, too small a saving
   assertEquals(tile(28, 256, 512), 4); // 28 × 64 vs 52 × 36 (0.96); 1.07×
   assertEquals(tile(14, 512, 512), 4); // 12 × 64 vs 16 × 36 (1.33); 1.46×
-  assertEquals(tile(9, 512, 512, 1) === tile(9, 512, 512, 16), true);
   // 32 → 64 channels (21 multiply-adds per transformed value): F(6×6) only in
   // batches (1.03× F(4×4)'s time at batch 1, 0.85× at batch 32).
   assertEquals(tile(72, 32, 64), 4);

@@ -108,7 +108,7 @@ const F4_MAX_SHARE_OF_F2 = 0.75;
  * threads, forward plus input gradient, F(6×6)'s time against the next best
  * (alternating, with the transformed matrices spaced apart, see
  * `winogradMatrixFloats`): VGG16 at 150² 0.81× (products 0.77×), 75² 0.84–0.89×
- * (0.84×), 18² 0.93–0.95× (0.76×), 9² 0.69× F(2×2)'s (0.57×), at 224² 0.90×
+ * (0.84×), 18² 0.93–0.95× (0.76×), at 224² 0.90×
  * (0.82×); no better at 37² (0.96–0.97×, products 0.92×), 56² (0.97×, 0.91×),
  * and slower at 28² (1.07×, 0.96×) and 14² (1.46×, 1.33×). At batches of 16 or
  * more, equal products already pay: the book convnet's conv2d_4 at batch 32,
@@ -182,10 +182,19 @@ export function winogradPlan(
   const f6Share = batch >= F6_FEW_CHANNELS_MIN_BATCH
     ? F6_MAX_SHARE_OF_F4_BATCHED
     : F6_MAX_SHARE_OF_F4;
+  // F(6×6) only where F(4×4) already beats F(2×2): at VGG16's 9² (512
+  // channels) F(6×6) was 0.69× F(2×2)'s time, but its input gradient 3.1e-5
+  // off cpu's, against 2e-5 for every other layer.
+  const f4Cost = f4Fits ? products(4) / F4_MAX_SHARE_OF_F2 : Infinity;
   const costs: [WinogradTile, number][] = [
     [2, products(2)],
-    [4, f4Fits ? products(4) / F4_MAX_SHARE_OF_F2 : Infinity],
-    [6, f6Fits && f6Pays ? products(6) / (F4_MAX_SHARE_OF_F2 * f6Share) : Infinity],
+    [4, f4Cost],
+    [
+      6,
+      f6Fits && f6Pays && f4Cost <= products(2)
+        ? products(6) / (F4_MAX_SHARE_OF_F2 * f6Share)
+        : Infinity,
+    ],
   ];
   const chosen = costs.reduce((best, next) => next[1] <= best[1] ? next : best)[0];
   const tile: WinogradTile = forcedTile === 6 && f6Fits
