@@ -20,7 +20,11 @@
  * F(6×6, 3×3) without any tile waste (the most generous case) and for the
  * best whole tiles of F(4×4) or F(6×6).
  *
- * Flags: --threads N (default: all cores).
+ * Flags: --threads N (default: all cores); --torch-from FILE takes PyTorch's
+ * 64-filter steps from the raw output of a `deno task bench` run (the median
+ * over its rounds) instead of running them here: PyTorch's side of a row is
+ * one run after one warm-up, and its block2–3 rows vary by 1.5× between
+ * processes.
  *
  * @module
  */
@@ -33,6 +37,8 @@ import type { WasmBackendLike } from "../src/backend/kernel_registry.ts";
 import { median } from "./stats.ts";
 
 const threadsAt = Deno.args.indexOf("--threads");
+const torchFromAt = Deno.args.indexOf("--torch-from");
+const torchFrom = torchFromAt >= 0 ? Deno.args[torchFromAt + 1] : undefined;
 const threads = threadsAt >= 0 ? Number(Deno.args[threadsAt + 1]) : os.cpus().length;
 const here = new URL(".", import.meta.url).pathname;
 const python = "/usr/bin/python3";
@@ -156,20 +162,50 @@ for (const c of convs) {
       `(${c.gflops.toFixed(0)} GFLOP/s), forward + input gradient ${c.stepMs.toFixed(0)} ms`,
   );
 }
-const steps: { name: string; ms: number }[] = [];
-for (let round = 0; round < 3; round++) {
-  const run = await json(python, [
-    `${here}torch_reference.py`,
-    String(threads),
-    "--only",
-    "64 filters",
-  ]) as { results: { name: string; ms: number }[] };
-  steps.push(...run.results);
+// The bench's section labels, e.g. "PyTorch 2 threads, round 3".
+const onThreads = `${threads} thread${threads === 1 ? "" : "s"}`;
+const steps = torchFrom
+  ? await stepsFromBench(torchFrom, `PyTorch ${onThreads}`)
+  : await stepsMeasuredHere();
+// Ours, from the same run: the all-threads wasm rounds.
+const ours = torchFrom ? await stepsFromBench(torchFrom, `wasm ${onThreads}`) : [];
+
+/** The 64-filter steps in the sections of a bench's raw output whose label starts so. */
+async function stepsFromBench(
+  file: string,
+  label: string,
+): Promise<{ name: string; ms: number }[]> {
+  const found: { name: string; ms: number }[] = [];
+  let inSection = false;
+  for (const line of (await Deno.readTextFile(file)).split("\n")) {
+    if (line.startsWith("== ")) {
+      const name = line.slice(3);
+      inSection = name === label || name.startsWith(`${label}, round`);
+    }
+    const row = /^\s+(ascent step VGG16 → block\d_conv1 150², 64 filters): ([\d.]+) ms/.exec(line);
+    if (inSection && row) found.push({ name: row[1], ms: Number(row[2]) });
+  }
+  if (found.length === 0) throw new Error(`${file}: no 64-filter rows of "${label}" in it`);
+  return found;
+}
+
+async function stepsMeasuredHere(): Promise<{ name: string; ms: number }[]> {
+  const found: { name: string; ms: number }[] = [];
+  for (let round = 0; round < 3; round++) {
+    const run = await json(python, [
+      `${here}torch_reference.py`,
+      String(threads),
+      "--only",
+      "64 filters",
+    ]) as { results: { name: string; ms: number }[] };
+    found.push(...run.results);
+  }
+  return found;
 }
 
 console.log(
   "\nThe 64-filter ascent rows: products at the WASM ceiling (everything else free) against " +
-    "0.8× PyTorch's time (median of 3 processes):",
+    `0.8× PyTorch's time (median of ${torchFrom ? `the rounds in ${torchFrom}` : "3 processes"}):`,
 );
 for (
   const name of ["block1_conv1", "block2_conv1", "block3_conv1", "block4_conv1", "block5_conv1"]
@@ -182,8 +218,13 @@ for (
     return `${(rowFlops(name, tiles) / 1e9).toFixed(0)} GFLOP, ≥ ${seconds.toFixed(2)} s, ` +
       `needs ${(100 * seconds / target).toFixed(0)}% of the ceiling`;
   };
+  const ourMs = median(ours.filter((s) => s.name === row).map((s) => s.ms));
+  const reached = ours.length
+    ? ` | ours ${(ourMs / 1000).toFixed(2)} s: the best whole tiles' products at ` +
+      `${(100 * rowFlops(name, "whole") / 1e6 / ourMs / ceiling).toFixed(0)}% of the ceiling`
+    : "";
   console.log(
     `  ${name}: PyTorch ${(torchMs / 1000).toFixed(2)} s, target ≤ ${target.toFixed(2)} s | ` +
-      `F(6×6) without waste: ${share("ideal")} | best whole tiles: ${share("whole")}`,
+      `F(6×6) without waste: ${share("ideal")} | best whole tiles: ${share("whole")}${reached}`,
   );
 }
