@@ -297,11 +297,14 @@ export interface WinogradPassArgs {
   /** The pass's tiles: [first, first + count). */
   first: number;
   count: number;
-  /** The transformed inputs, 16, 36 or 64 `[count, inC]` matrices one after another. */
+  /**
+   * The transformed inputs, 16, 36 or 64 `[count, inC]` matrices, each
+   * `winogradMatrixFloats(count, inC)` floats after the one before.
+   */
   v: number;
   /** The transformed filter in panels (16, 36 or 64 `[inC, outC]`). */
   u: number;
-  /** The products, 16, 36 or 64 `[count, outC]` matrices one after another. */
+  /** The products, 16, 36 or 64 `[count, outC]` matrices, spaced the same way. */
   m: number;
   bias: number;
   relu: boolean;

@@ -102,19 +102,22 @@ const F4_MAX_SHARE_OF_F2 = 0.75;
 
 /**
  * F(6×6, 3×3) is taken when its products do at most this share of
- * F(4×4, 3×3)'s (counting the rows the products pad to blocks of 4), and at
- * most this share of F(2×2)'s with F(4×4)'s allowance on top: its transforms
- * cost more per tile, and its rounding is 1.4–2× F(4×4)'s. Measured on 2
- * threads, forward plus input gradient, F(6×6)'s time against the next best
- * (alternating, with the transformed matrices spaced apart, see
- * `winogradMatrixFloats`): VGG16 at 150² 0.81× (products 0.77×), 75² 0.84–0.89×
- * (0.84×), 18² 0.93–0.95× (0.76×), at 224² 0.90×
- * (0.82×); no better at 37² (0.96–0.97×, products 0.92×), 56² (0.97×, 0.91×),
- * and slower at 28² (1.07×, 0.96×) and 14² (1.46×, 1.33×). At batches of 16 or
- * more, equal products already pay: the book convnet's conv2d_4 at batch 32,
- * 0.80× with 1.0× the products.
+ * F(4×4, 3×3)'s (counting the rows the products pad to blocks of 4), where
+ * F(4×4) beats F(2×2): its transforms cost more per tile, and its rounding is
+ * 1.4–2× F(4×4)'s. Measured on 2 threads, forward plus input gradient,
+ * F(6×6)'s time against the next best tile (alternating, with the transformed
+ * matrices spaced apart, see `winogradMatrixFloats`): VGG16 at 150² 0.81×
+ * (products 0.77×), 75² 0.84–0.89× (0.84×), 18² 0.93–0.95× (0.76×), 224²
+ * 0.90× (0.82×); no better at 37² (0.96–0.97×, products 0.92×) or 56² (0.97×,
+ * 0.91×), and slower at 28² (1.07×, 0.96×) and 14² (1.46×, 1.33×).
  */
 const F6_MAX_SHARE_OF_F4 = 0.9;
+
+/**
+ * The same share at batches of {@linkcode F6_FEW_CHANNELS_MIN_BATCH} or more,
+ * where equal products already pay: the book convnet's conv2d_4 at batch 32,
+ * 0.80× F(4×4)'s time with as many products.
+ */
 const F6_MAX_SHARE_OF_F4_BATCHED = 1.0;
 
 /**

@@ -1502,7 +1502,7 @@ __attribute__((export_name("run_job"))) void run_job(int* block, int thread, int
 
       } else if (phase == 1) {
         // A Winograd pass's products: V_k [count, inC] . U_k [inC, outC],
-        // V_k and M_k where the table says (they are not packed end to end).
+        // V_k and M_k where the table says (winogradMatrixFloats apart).
         const int* table = (const int*)args[W_TABLE];
         int positions = (args[W_TILE] + 2) * (args[W_TILE] + 2);
         const f32* u = (const f32*)args[W_U] + (long)unit * args[W_IN_C] * args[W_OUT_C];
