@@ -12,14 +12,14 @@
  * the last tiles stick out (a 9×9 map takes nine 4×4 tiles), so the plan
  * takes whichever does fewer. F(6×6, 3×3) (8×8 input tiles, 64 products,
  * 1.78 multiplies per output against F(4×4)'s 2.25) runs as the SIMD
- * module's batched passes where it saves at least a fifth of F(4×4)'s
- * products and the layer has channels or a batch enough to pay for its
- * larger transforms; its float32 rounding is 1.4–2× F(4×4)'s (on the trained book
- * convnet ≤ 5.9e-6 of the largest output against float64; F(4×4) ≤ 2.6e-6).
- * The filter's transform `G g Gᵀ` is computed once per filter buffer and
- * kept with it (on the SIMD module: a training step has new weights every
- * time). Every VGG16 convolution, the seed
- * convnet's deeper ones, and all their input gradients are this shape.
+ * module's batched passes where its products are few enough against
+ * F(4×4)'s to pay for its larger transforms (`F6_MAX_SHARE_OF_F4`); its
+ * float32 rounding is 1.4–2× F(4×4)'s (on the trained book convnet ≤ 5.9e-6
+ * of the largest output against float64; F(4×4) ≤ 2.6e-6). The filter's
+ * transform `G g Gᵀ` is computed once per filter buffer and kept with it (on
+ * the SIMD module: a training step has new weights every time). Every VGG16
+ * convolution, the seed convnet's deeper ones, and all their input gradients
+ * are this shape.
  *
  * With convscope's WASM SIMD module (`simd_module.ts`), each pass of tiles is
  * one job on every thread (`simd_jobs.ts`): the transforms and the products

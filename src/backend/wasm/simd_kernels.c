@@ -860,11 +860,12 @@ static inline __attribute__((always_inline)) f32* thread_scratch(const int* job,
   return (f32*)job[JOB_SCRATCH] + (long)thread * job[JOB_SCRATCH_FLOATS];
 }
 
-// Product p of a batch: C_p = A_p . B_p (see above).
-static UNIT void product_unit(int p, const f32* a, const f32* b, f32* c, int M, int K, int N,
+// One product C = A . B, A [M, K] row-major, B in panels (see above), A's
+// rows packed into the thread's scratch first.
+static UNIT void product_unit(const f32* a, const f32* b, f32* c, int M, int K, int N,
                               f32* scratch) {
-  pack_rows4(a + (long)p * M * K, scratch, M, K);
-  product_packed(scratch, b + (long)p * K * N, c + (long)p * M * N, M, K, N);
+  pack_rows4(a, scratch, M, K);
+  product_packed(scratch, b, c, M, K, N);
 }
 
 // A Winograd pass's arguments (after JOB_ARGS).
@@ -875,10 +876,10 @@ enum {
 };
 
 // Tiles [unit * unitTiles, ...) of the pass's input transform (phase 0) or
-// output transform (phase 2). V and M hold their 16 or 36 matrices one after
-// another; the table lists their addresses, V's first, then M's.
-static UNIT void transform_unit(int phase, int unit,
-                                                                 const int* w, f32* scratch) {
+// output transform (phase 2). V and M hold their 16, 36 or 64 matrices
+// (winogradMatrixFloats apart); the table lists their addresses, V's first,
+// then M's.
+static UNIT void transform_unit(int phase, int unit, const int* w, f32* scratch) {
   int count = w[W_COUNT], unitTiles = w[W_UNIT_TILES];
   int skip = unit * unitTiles;
   int end = skip + unitTiles < count ? skip + unitTiles : count;
@@ -953,8 +954,7 @@ static inline __attribute__((always_inline)) f32 lane_sum(v x) {
          wasm_f32x4_extract_lane(x, 2) + wasm_f32x4_extract_lane(x, 3);
 }
 
-static UNIT void few_channel_input_gradient_unit(int unit,
-                                                                                  const int* g) {
+static UNIT void few_channel_input_gradient_unit(int unit, const int* g) {
   const f32* dy = (const f32*)g[I_DY];
   const f32* w = (const f32*)g[I_W];
   f32* dx = (f32*)g[I_DX];
@@ -1006,8 +1006,7 @@ enum {
   F_PAD_LEFT, F_ROWS, F_UNIT_ROWS, F_UNITS
 };
 
-static UNIT void few_channel_filter_gradient_unit(int unit,
-                                                                                   const int* g) {
+static UNIT void few_channel_filter_gradient_unit(int unit, const int* g) {
   const f32* x = (const f32*)g[F_X];
   const f32* dy = (const f32*)g[F_DY];
   int inH = g[F_IN_H], inW = g[F_IN_W], Ci = g[F_IN_C];
@@ -1066,8 +1065,7 @@ static UNIT void few_channel_filter_gradient_unit(int unit,
 }
 
 // Phase 1: tap `tap` of dw, the sum of every phase-0 unit's sums for it.
-static UNIT void few_channel_filter_sum_unit(int tap,
-                                                                              const int* g) {
+static UNIT void few_channel_filter_sum_unit(int tap, const int* g) {
   long tapFloats = (long)g[F_IN_C] * g[F_OUT_C];
   const f32* parts = (const f32*)g[F_PARTS] + tap * tapFloats;
   f32* dw = (f32*)g[F_DW] + tap * tapFloats;
@@ -1121,8 +1119,7 @@ static UNIT void row_dots_unit(int unit, const int* d) {
 // own C floats of `parts`; phase 1 (one unit) adds those up.
 enum { S_X, S_PARTS, S_OUT, S_ROWS, S_C, S_UNIT_ROWS, S_UNITS };
 
-static UNIT void column_sums_unit(int phase, int unit,
-                                                                   const int* s) {
+static UNIT void column_sums_unit(int phase, int unit, const int* s) {
   int C = s[S_C];
   if (phase == 1) {
     const f32* parts = (const f32*)s[S_PARTS];
@@ -1475,8 +1472,11 @@ __attribute__((export_name("run_job"))) void run_job(int* block, int thread, int
     for (int unit; (unit = claim(claimWord, gen)) >= 0; finish(done, units)) {
       int kind = block[JOB_KIND];
       if (kind == JOB_PRODUCTS) {
-        product_unit(unit, (const f32*)args[0], (const f32*)args[1], (f32*)args[2], args[4],
-                     args[5], args[6], thread_scratch(block, thread));
+        // Product `unit` of the batch: the matrices lie end to end.
+        int M = args[4], K = args[5], N = args[6];
+        product_unit((const f32*)args[0] + (long)unit * M * K,
+                     (const f32*)args[1] + (long)unit * K * N, (f32*)args[2] + (long)unit * M * N,
+                     M, K, N, thread_scratch(block, thread));
       } else if (kind == JOB_CEILING) {
         ceiling_unit(args, thread_scratch(block, thread));
       } else if (kind == JOB_FEW_CHANNEL_INPUT_GRADIENT) {
@@ -1506,7 +1506,7 @@ __attribute__((export_name("run_job"))) void run_job(int* block, int thread, int
         const int* table = (const int*)args[W_TABLE];
         int positions = (args[W_TILE] + 2) * (args[W_TILE] + 2);
         const f32* u = (const f32*)args[W_U] + (long)unit * args[W_IN_C] * args[W_OUT_C];
-        product_unit(0, (const f32*)table[unit], u, (f32*)table[positions + unit], args[W_COUNT],
+        product_unit((const f32*)table[unit], u, (f32*)table[positions + unit], args[W_COUNT],
                      args[W_IN_C], args[W_OUT_C], thread_scratch(block, thread));
       } else {
         transform_unit(phase, unit, args, thread_scratch(block, thread));
